@@ -1,0 +1,109 @@
+"""Measure the training throughput of the harmonization models.
+
+Runs a few timed training steps (forward, loss, backward, Adam step) of each
+model on random batches of fixed size and prints a table of images per
+second and the ratio to the plain U-Net. GiftNet's steps include the frozen
+teacher's forward pass and the relation-distillation loss, as in real
+training. The issue's target: giftnet / unet >= 0.7.
+
+    python benchmarks/train_speed.py --size 128 --width 16 --batch 8 --steps 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from ccharmony.harmonization.engine import default_loss_terms, resolve_device
+from ccharmony.harmonization.losses import compute_loss
+from ccharmony.harmonization.models import MODELS, ModelOptions, UNetOptions, build_model, build_teacher
+
+
+def make_step(name: str, *, options: ModelOptions, size: int, batch: int,
+              device: torch.device) -> Callable[[], None]:
+    """Return one training step of a model (forward, loss, backward, Adam) on a fixed random batch."""
+    torch.manual_seed(0)
+    spec = MODELS[name]
+    model = build_model(name, options).to(device).train()
+    teacher = None
+    if spec.distillation:
+        teacher = build_teacher(options).to(device).eval()
+        for parameter in teacher.parameters():
+            parameter.requires_grad_(False)
+    terms = default_loss_terms(distillation=spec.distillation)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(1)
+    images = torch.rand(batch, 3, size, size, generator=generator).to(device)
+    target = torch.rand(batch, 3, size, size, generator=generator).to(device)
+    masks = torch.zeros(batch, 1, size, size)
+    masks[:, :, size // 4: size * 3 // 4, size // 4: size // 2] = 1
+    masks = masks.to(device)
+
+    def step() -> None:
+        data = {"images": images, "masks": masks, "target_images": target}
+        outputs = model(images, masks)
+        if teacher is not None:
+            with torch.no_grad():
+                data["teacher_relation_maps"] = teacher.relation_maps(target, masks)
+        loss, _ = compute_loss(terms, outputs, data)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def time_steps(step: Callable[[], None], steps: int, device: torch.device) -> float:
+    """Return the seconds taken by ``steps`` calls of ``step``."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--models", default="unet,unet-gift,unet-rd,giftnet")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    options = ModelOptions(unet=UNetOptions(width=args.width))
+    print(f"device={device} threads={torch.get_num_threads()} size={args.size} width={args.width} "
+          f"batch={args.batch} steps={args.steps}x{args.repeats} torch={torch.__version__}")
+    names = args.models.split(",")
+    steps = {name: make_step(name, options=options, size=args.size, batch=args.batch, device=device)
+             for name in names}
+    for name in names:
+        time_steps(steps[name], args.warmup, device)
+    # Round-robin repeats so that load changes on a shared machine hit every model alike.
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(args.repeats):
+        for name in names:
+            samples[name].append(args.steps * args.batch / time_steps(steps[name], args.steps, device))
+    rates = {name: statistics.median(values) for name, values in samples.items()}
+    base = rates.get("unet")
+    print(f"{'model':<10} {'images/s':>9} {'vs unet':>8}  (median of {args.repeats} round-robin repeats)")
+    for name, rate in rates.items():
+        ratio = f"{rate / base:.2f}" if base else "-"
+        print(f"{name:<10} {rate:9.2f} {ratio:>8}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,487 @@
+"""
+Build stages
+============
+
+The per-image stages of ``ccharmony build``, as pure functions of their task
+(plus the pipeline), so that one source image is one independent task that a
+process pool or a Ray cluster can run:
+
+-   :func:`prepare_image`: ingest a photo, locate its chart (annotation or
+    detection), sample the patches, estimate the illuminant, crop the chart
+    away, render the real image and load its masks (stage A).
+-   :func:`make_composites`: fit each foreground's transfers to its targets and
+    synthesize the composites (stage B).
+
+Stage functions never write into the dataset folder: they return encoded bytes
+and records, and the builder's single writer puts them in place atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ccharmony.dataset.config import Pipeline
+from ccharmony.dataset.layout import composite_name, image_id, mask_name, real_name
+from ccharmony.errors import AnnotationError, CCHarmonyError
+
+__author__ = "ccharmony developers"
+__license__ = "MIT"
+
+__all__ = [
+    "ImageTask",
+    "PreparedImage",
+    "CompositeTask",
+    "prepare_image",
+    "make_composites",
+    "Skip",
+]
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A per-image problem: the image is left out and the reason is reported."""
+
+    image: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ImageTask:
+    """
+    Everything stage A needs for one source image (picklable).
+
+    Parameters
+    ----------
+    image
+        Source image name as the annotations spell it (``"IMG_0285"``).
+    photo
+        The photo file.
+    masks
+        Foreground letter -> mask file.
+    patch_colors, checker, crop
+        Optional annotation files for this image.
+    cache_dir
+        Where stage A leaves the decoded pixels stage B needs.
+    ingest
+        :class:`ccharmony.io.IngestOptions` or ``None``.
+    """
+
+    image: str
+    photo: Path
+    masks: tuple[tuple[str, Path], ...]
+    patch_colors: Path | None = None
+    checker: Path | None = None
+    macbeth: Path | None = None
+    crop: Path | None = None
+    cache_dir: Path = Path(".")
+    ingest: Any = None
+
+
+@dataclass
+class PreparedImage:
+    """
+    Stage A's result for one image: JSON-safe facts plus the files to write.
+
+    ``files`` maps a path relative to the dataset folder to its encoded bytes; the
+    builder writes them. Pixels stage B needs are cached as ``.npy`` files in the
+    task's cache folder.
+    """
+
+    image: str
+    id: str
+    camera: str
+    size: tuple[int, int]
+    crop: dict[str, int]
+    illuminant: list[float]
+    patches_srgb8: list[list[float]]
+    patches_linear: list[list[float]] | None
+    clipped_patches: int
+    render: dict[str, Any]
+    foregrounds: dict[str, float]
+    chart_method: str
+    loo_residual_de00: float | None
+    timings: dict[str, float] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the record without the file payloads."""
+        data = {key: value for key, value in self.__dict__.items() if key != "files"}
+        return data
+
+
+@dataclass(frozen=True)
+class CompositeTask:
+    """Everything stage B needs for one source image's foregrounds (picklable)."""
+
+    source: dict[str, Any]
+    targets: dict[str, tuple[dict[str, Any], ...]]
+    splits: dict[str, str]
+    cache_dir: Path
+
+
+def _elapsed(timings: dict[str, float], stage: str, start: float) -> float:
+    now = time.perf_counter()
+    timings[stage] = timings.get(stage, 0.0) + now - start
+    return now
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_mask(path: Path) -> np.ndarray:
+    from ccharmony.io.encode import decode_image
+
+    try:
+        mask = decode_image(path)
+    except CCHarmonyError as error:
+        raise AnnotationError(f"{path}: unreadable mask ({error})") from None
+    if mask.ndim == 3:
+        mask = mask[..., 0]
+    return mask > 127
+
+
+def _locate_chart(task: ImageTask, linear: Any, pipeline: Pipeline):  # noqa: ANN202
+    """Return a :class:`~ccharmony.checker.Checker` or ``None`` (annotations first)."""
+    from ccharmony import checker as checker_module
+
+    height, width = linear.shape
+    if task.checker is not None:
+        return checker_module.read_corners_json(task.checker, image_size=(height, width))
+    if task.macbeth is not None:
+        return checker_module.read_macbeth_txt(task.macbeth, image_size=(height, width))
+    return checker_module.detect(linear, max_side=pipeline.detection_max_side)
+
+
+def _crop_box(task: ImageTask, frame_size: tuple[int, int], mask_size: tuple[int, int] | None, chart, pipeline: Pipeline):  # noqa: ANN001, ANN202
+    """Decide the crop that removes the chart (annotation, inferred or computed)."""
+    from ccharmony.crop import CropBox, crop_excluding_chart, infer_crop
+
+    if task.crop is not None:
+        try:
+            data = json.loads(task.crop.read_text(encoding="utf-8"))
+            return CropBox.from_dict(data), "annotation"
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise AnnotationError(f"{task.crop}: not a crop box {{x, y, width, height}} ({error})") from None
+    if chart is None:
+        if mask_size is not None and tuple(mask_size) != tuple(frame_size):
+            raise AnnotationError(
+                f"{task.photo}: masks are {mask_size[1]}x{mask_size[0]} but the photo is "
+                f"{frame_size[1]}x{frame_size[0]} and no chart was found to infer the crop"
+            )
+        return CropBox(0, 0, frame_size[1], frame_size[0]), "full-frame"
+    if mask_size is not None and tuple(mask_size) != tuple(frame_size):
+        return infer_crop(frame_size, mask_size, chart.corners), "inferred"
+    return crop_excluding_chart(frame_size, chart.corners, margin=pipeline.crop_margin), "computed"
+
+
+def prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage | Skip:
+    """
+    Run stage A for one source image.
+
+    Parameters
+    ----------
+    task
+        The image and its annotation files.
+    pipeline
+        The build configuration.
+
+    Returns
+    -------
+    PreparedImage or Skip
+        ``Skip`` with a one-line reason for a per-image problem (unreadable photo,
+        no chart and no patch colours, mask of the wrong size, empty mask ...).
+    """
+    try:
+        return _prepare_image(task, pipeline)
+    except CCHarmonyError as error:
+        return Skip(task.image, str(error))
+
+
+def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
+    from ccharmony import checker as checker_module
+    from ccharmony.illuminant import illuminant_from_patches
+    from ccharmony.io import read_image
+    from ccharmony.io.encode import encode_image
+    from ccharmony.io.patch_colors import read_patch_colors_csv
+    from ccharmony.render import render_srgb, render_srgb_float
+    from ccharmony.transfer import loo_residual
+
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    linear = read_image(task.photo, task.ingest)
+    start = _elapsed(timings, "decode", start)
+
+    masks = {letter: _read_mask(path) for letter, path in task.masks}
+    mask_sizes = {mask.shape for mask in masks.values()}
+    if len(mask_sizes) > 1:
+        raise AnnotationError(f"{task.image}: its masks have different sizes {sorted(mask_sizes)}")
+    mask_size = next(iter(mask_sizes)) if mask_sizes else None
+
+    need_linear_patches = pipeline.domain == "linear" or task.patch_colors is None
+    chart = None
+    if need_linear_patches or task.crop is None:
+        chart = _locate_chart(task, linear, pipeline)
+    start = _elapsed(timings, "detect", start)
+    if chart is None and need_linear_patches:
+        raise AnnotationError(
+            f"{task.photo}: no ColorChecker found and no patch colours annotated; "
+            "add patch_colors/<image>.csv or checkers/<image>.json"
+        )
+
+    patches = None
+    if chart is not None:
+        patches = checker_module.sample(linear, chart)
+    start = _elapsed(timings, "sample", start)
+
+    # Crop the chart away, then render only what is kept.
+    box, crop_source = _crop_box(task, linear.shape, mask_size, chart, pipeline)
+    frame_h, frame_w = linear.shape
+    if box.x < 0 or box.y < 0 or box.x + box.width > frame_w or box.y + box.height > frame_h:
+        raise AnnotationError(f"{task.image}: crop {box.to_dict()} lies outside the {frame_w}x{frame_h} photo")
+    cropped = linear.RGB[box.y : box.y + box.height, box.x : box.x + box.width]
+    if mask_size is None or tuple(mask_size) == (frame_h, frame_w):
+        masks = {k: m[box.y : box.y + box.height, box.x : box.x + box.width] for k, m in masks.items()}
+    elif tuple(mask_size) != cropped.shape[:2]:
+        # Published masks come from resized images: bring them to the crop's pixel grid.
+        import cv2
+
+        masks = {
+            k: cv2.resize(m.astype(np.uint8), (box.width, box.height), interpolation=cv2.INTER_NEAREST) > 0
+            for k, m in masks.items()
+        }
+
+    ratios: dict[str, float] = {}
+    for letter, mask in masks.items():
+        count = int(mask.sum())
+        if count == 0:
+            raise AnnotationError(f"{dict(task.masks)[letter]}: mask has no foreground pixel inside the crop")
+        if count == mask.size:
+            raise AnnotationError(f"{dict(task.masks)[letter]}: mask covers the whole image (no background)")
+        ratios[letter] = count / mask.size
+
+    parameters = render_parameters(linear, patches)
+    render = parameters.to_dict()
+    real8 = render_srgb(cropped, camera_matrix=parameters)
+    start = _elapsed(timings, "render", start)
+
+    if task.patch_colors is not None and pipeline.domain == "srgb8":
+        patches_srgb8 = read_patch_colors_csv(task.patch_colors).astype(np.float64)
+    elif patches is not None:
+        patches_srgb8 = render_srgb_float(patches.RGB, camera_matrix=parameters).astype(np.float64)
+    else:  # pragma: no cover - guarded above
+        raise AnnotationError(f"{task.image}: no patch colours")
+
+    if patches is not None:
+        illuminant = illuminant_from_patches(patches)
+        clipped = int(np.sum(patches.clipped))
+    else:
+        # Published patch colours only: the neutral row's linearised sRGB direction.
+        import colour
+
+        neutral = colour.cctf_decoding(patches_srgb8[18:22] / 255.0, function="sRGB").mean(axis=0)
+        illuminant = neutral / np.linalg.norm(neutral)
+        clipped = int(np.sum(patches_srgb8 >= 254.5) > 0)
+
+    residual = loo_residual(pipeline.method, *_loo_pair(pipeline, patches_srgb8, patches))
+    loo = float(np.nanmean(residual))
+
+    ident = image_id(task.image)
+    files: dict[str, bytes] = {}
+    files[f"real_images/{real_name(ident)}"] = encode_image(
+        real8, ".jpg", quality=pipeline.jpeg_quality, chroma_444=pipeline.jpeg_chroma_444
+    )
+    for letter, mask in masks.items():
+        files[f"masks/{mask_name(ident, letter)}"] = encode_image(mask.astype(np.uint8) * 255, ".png")
+
+    task.cache_dir.mkdir(parents=True, exist_ok=True)
+    _save_npy(task.cache_dir / f"{ident}.real.npy", real8)
+    for letter, mask in masks.items():
+        _save_npy(task.cache_dir / f"{ident}_{letter}.mask.npy", mask)
+    if pipeline.domain == "linear":
+        union = np.any(np.stack(list(masks.values())), axis=0)
+        _save_npy(task.cache_dir / f"{ident}.linear.npy", np.where(union[..., None], cropped, 0).astype(np.float32))
+    _elapsed(timings, "encode", start)
+
+    return PreparedImage(
+        image=task.image,
+        id=ident,
+        camera=linear.metadata.camera,
+        size=(int(real8.shape[0]), int(real8.shape[1])),
+        crop={**box.to_dict(), "source": crop_source},
+        illuminant=[float(v) for v in illuminant],
+        patches_srgb8=patches_srgb8.tolist(),
+        patches_linear=None if patches is None else patches.RGB.astype(float).tolist(),
+        clipped_patches=clipped,
+        render=render,
+        foregrounds=ratios,
+        chart_method="annotation-patches" if chart is None else chart.method,
+        loo_residual_de00=loo,
+        timings=timings,
+        files=files,
+    )
+
+
+def standard_patches(domain: str) -> np.ndarray:
+    """
+    Return the ColorChecker 2005 standard in a transfer domain.
+
+    ``srgb8``: the published 8-bit sRGB table; ``linear``: the same colours
+    decoded with the sRGB transfer function (linear sRGB, [0, 1]).
+    """
+    import colour
+
+    from ccharmony.io.patch_colors import read_standard_srgb
+
+    table = read_standard_srgb(dtype=np.float64)
+    if domain == "srgb8":
+        return table
+    return np.asarray(colour.cctf_decoding(table / 255.0, function="sRGB"), dtype=np.float64)
+
+
+def _loo_pair(pipeline: Pipeline, patches_srgb8: np.ndarray, patches: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Source and standard patch colours of the per-image leave-one-out residual."""
+    if pipeline.domain == "srgb8":
+        return patches_srgb8, standard_patches("srgb8")
+    return np.asarray(patches.RGB, dtype=np.float64), standard_patches("linear")
+
+
+EXPOSURE_WHITE = 0.9
+"""Linear value the chart's white patch is rendered at (its reflectance, about 0.9)."""
+
+
+def render_parameters(linear: Any, patches: Any = None):  # noqa: ANN201
+    """
+    Return the fixed render pipeline of one photo.
+
+    The camera's fixed daylight pipeline (:func:`ccharmony.render.rendering_parameters`)
+    with one exposure scalar per photo: the chart's white patch (its green channel
+    after the daylight gains) is brought to :data:`EXPOSURE_WHITE`; the 8th neutral
+    patch stands in when white is clipped; without a chart, the 99th percentile of
+    green. A scalar does not change the illumination cast.
+    """
+    from ccharmony.render import rendering_parameters
+
+    matrix = linear.metadata.camera_matrix
+    base = rendering_parameters(None if matrix is None else np.asarray(matrix, dtype=np.float64))
+    green = None
+    if patches is not None:
+        RGB = np.asarray(patches.RGB, dtype=np.float64) * base.gains
+        clipped = np.asarray(patches.clipped)
+        for index, reflectance in ((18, 0.9), (19, 0.59)):
+            if not clipped[index] and RGB[index, 1] > 1e-4:
+                green = RGB[index, 1] * EXPOSURE_WHITE / reflectance
+                break
+    if green is None:
+        green = float(np.percentile(linear.RGB[::4, ::4, 1], 99)) * base.gains[1]
+    exposure = EXPOSURE_WHITE / max(float(green), 1e-4)
+    return rendering_parameters(
+        None if matrix is None else np.asarray(matrix, dtype=np.float64), exposure=exposure
+    )
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    from ccharmony.io.atomic import atomic_output
+
+    with atomic_output(path) as temporary:
+        with open(temporary, "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+
+
+def fit_chain(source: dict[str, Any], target: dict[str, Any], pipeline: Pipeline):  # noqa: ANN201
+    """
+    Return the transfer of two prepared images' patch colours.
+
+    ``srgb8`` (poly11, as published): source -> ColorChecker 2005 standard ->
+    target. ``linear``: a direct source -> target fit in linear camera RGB (no
+    camera-independent linear standard exists; see
+    :func:`ccharmony.transfer.fit_transitive`).
+    """
+    from ccharmony.transfer import fit_transitive
+
+    key = "patches_srgb8" if pipeline.domain == "srgb8" else "patches_linear"
+    return fit_transitive(pipeline.method, np.asarray(source[key]), np.asarray(target[key]))
+
+
+def make_composites(task: CompositeTask, pipeline: Pipeline) -> tuple[list[dict[str, Any]], dict[str, bytes], dict[str, float]]:
+    """
+    Run stage B for one source image: every composite of its foregrounds.
+
+    Returns
+    -------
+    rows, files, timings
+        One metadata row per composite (without the sha256 of files it does not
+        produce), the encoded composites by relative path, stage times in seconds.
+    """
+    from ccharmony.composite import composite
+    from ccharmony.dataset.reapply import apply_record_to_foreground, transfer_record
+    from ccharmony.illuminant import angular_error
+    from ccharmony.io.encode import encode_image
+
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    source = task.source
+    ident = source["id"]
+    real8 = np.load(task.cache_dir / f"{ident}.real.npy")
+    linear = np.load(task.cache_dir / f"{ident}.linear.npy") if pipeline.domain == "linear" else None
+    extension = f".{pipeline.image_format}"
+    rows: list[dict[str, Any]] = []
+    files: dict[str, bytes] = {}
+    start = _elapsed(timings, "load", start)
+    for letter in sorted(source["foregrounds"]):
+        mask = np.load(task.cache_dir / f"{ident}_{letter}.mask.npy")
+        pixels = (real8 if linear is None else linear)[mask]
+        for k, target in enumerate(task.targets[letter], start=1):
+            start = time.perf_counter()
+            chain = fit_chain(source, target, pipeline)
+            record = transfer_record(
+                chain,
+                domain=pipeline.domain,
+                source_render=source["render"],
+                target_render=target["render"],
+            )
+            start = _elapsed(timings, "fit", start)
+            mapped = np.empty_like(real8)
+            mapped[mask] = apply_record_to_foreground(pixels, record)
+            result = composite(real8, mask, mapped)
+            start = _elapsed(timings, "transfer", start)
+            name = composite_name(ident, letter, k, extension=extension)
+            data = encode_image(
+                result, extension, quality=pipeline.jpeg_quality, chroma_444=pipeline.jpeg_chroma_444
+            )
+            files[f"composite_images/{name}"] = data
+            start = _elapsed(timings, "encode", start)
+            rows.append(
+                {
+                    "composite_file_name": f"composite_images/{name}",
+                    "real_file_name": f"real_images/{real_name(ident)}",
+                    "mask_file_name": f"masks/{mask_name(ident, letter)}",
+                    "image_id": ident,
+                    "foreground_id": f"{ident}_{letter}",
+                    "k": k,
+                    "split": task.splits[letter],
+                    "source_image": source["image"],
+                    "target_image": target["image"],
+                    "source_camera": source["camera"],
+                    "target_camera": target["camera"],
+                    "source_illuminant": source["illuminant"],
+                    "target_illuminant": target["illuminant"],
+                    "illuminant_angle_deg": float(
+                        angular_error(np.asarray(source["illuminant"]), np.asarray(target["illuminant"]))
+                    ),
+                    "method": pipeline.method,
+                    "foreground_ratio": float(source["foregrounds"][letter]),
+                    "width": int(real8.shape[1]),
+                    "height": int(real8.shape[0]),
+                    "composite_sha256": _sha256(data),
+                    "transfer": json.dumps(record, sort_keys=True, separators=(",", ":")),
+                }
+            )
+    return rows, files, timings

@@ -1,0 +1,537 @@
+"""
+The :func:`verify_dataset` driver (private; documented in :mod:`ccharmony.dataset.verify`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ccharmony._types import PathType
+from ccharmony.dataset.layout import (
+    BUILD_FILE,
+    CARD_FILE,
+    COMPOSITE_DIR,
+    MASK_DIR,
+    METADATA_COLUMNS,
+    METADATA_FILE,
+    REAL_DIR,
+    SPLITS,
+    image_id,
+    mask_name,
+    parse_composite_name,
+    real_name,
+)
+from ccharmony.dataset.phash import NEAR_DUPLICATE_DISTANCE, near_duplicate_pairs
+from ccharmony.dataset.verify._codec import FileInfo
+from ccharmony.dataset.verify._pixels import CompositeTask, ForegroundResult, ForegroundTask, check_foreground
+from ccharmony.dataset.verify._report import CHECKS, Check, VerifyReport
+from ccharmony.errors import ConfigError, DatasetError
+
+__author__ = "ccharmony developers"
+__license__ = "MIT"
+
+_COMPOSITE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+class _Findings:
+    """Problems (check -> file -> reason), skipped reasons and ok details, gathered while checking."""
+
+    def __init__(self) -> None:
+        self.problems: dict[str, dict[str, str]] = defaultdict(dict)
+        self.skipped: dict[str, str] = {}
+        self.details: dict[str, str] = {}
+        self.notes: list[Check] = []
+
+    def add(self, check: str, file: str, reason: str) -> None:
+        self.problems[check].setdefault(file, reason)
+
+    def checks(self) -> list[Check]:
+        out = []
+        for name in CHECKS:
+            if self.problems.get(name):
+                evidence = self.problems[name]
+                files = sorted(evidence)
+                first = evidence[files[0]]
+                detail = f"{len(files)} file(s): {files[0]}: {first}" if len(files) > 1 else f"{files[0]}: {first}"
+                out.append(Check(name, "problem", files, detail, dict(sorted(evidence.items()))))
+            elif name in self.skipped:
+                out.append(Check(name, "skipped", [], self.skipped[name]))
+            else:
+                out.append(Check(name, "ok", [], self.details.get(name, CHECKS[name])))
+        return out + self.notes
+
+
+def _composite_path(name: str) -> str:
+    return f"{COMPOSITE_DIR}/{name}"
+
+
+def _bare(value: str) -> str:
+    """A list line or metadata value -> bare composite file name."""
+    text = value.strip().replace("\\", "/")
+    if f"{COMPOSITE_DIR}/" in text:
+        text = text.split(f"{COMPOSITE_DIR}/")[-1]
+    return text.removeprefix("./")
+
+
+def _read_lists(root: Path, found: _Findings) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Return split -> composite names (in order, duplicates kept) and split -> list file name."""
+    entries: dict[str, list[str]] = {}
+    files: dict[str, str] = {}
+    for split in SPLITS:
+        candidates = sorted(path.name for path in root.glob(f"*_{split}.txt"))
+        if not candidates:
+            found.add("layout", f"*_{split}.txt", f"no {split} split list (expected <Name>_{split}.txt)")
+            continue
+        if len(candidates) > 1:
+            for candidate in candidates:
+                found.add("layout", candidate, f"{len(candidates)} {split} lists: keep exactly one <Name>_{split}.txt")
+        files[split] = candidates[0]
+        try:
+            text = (root / candidates[0]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            found.add("layout", candidates[0], f"unreadable ({error})")
+            continue
+        names = []
+        first_line: dict[str, int] = {}
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            name = _bare(line)
+            if name in first_line:
+                found.add("split-duplicates", f"{candidates[0]}:{number}",
+                          f"{name} repeats line {first_line[name]}")
+            else:
+                first_line[name] = number
+            names.append(name)
+        entries[split] = names
+    return entries, files
+
+
+def _read_metadata(root: Path, found: _Findings) -> dict[str, dict[str, Any]] | None:
+    """Return bare composite name -> metadata row, or None when there is no usable metadata."""
+    path = root / METADATA_FILE
+    if not path.is_file():
+        return None
+    try:
+        import pandas as pd
+
+        frame = pd.read_parquet(path)
+    except Exception as error:  # noqa: BLE001 - pyarrow raises many types for a bad file
+        found.add("metadata-rows", METADATA_FILE, f"unreadable: {type(error).__name__}: {error}")
+        return None
+    missing = [column for column in METADATA_COLUMNS if column not in frame.columns]
+    if missing:
+        found.add("metadata-rows", METADATA_FILE, f"missing columns {missing}")
+        if "composite_file_name" in missing:
+            return None
+    rows: dict[str, dict[str, Any]] = {}
+    for row in frame.to_dict(orient="records"):
+        name = _bare(str(row["composite_file_name"]))
+        if name in rows:
+            found.add("metadata-rows", _composite_path(name), "more than one metadata row")
+        rows[name] = row
+    return rows
+
+
+def _parse(name: str, found: _Findings) -> tuple[str, str, int] | None:
+    """Check a composite name against the layout rules; return (id, fg, k) or None."""
+    path = _composite_path(name)
+    try:
+        identifier, foreground, k = parse_composite_name(name)
+        if image_id(identifier) != identifier:  # pragma: no cover - parse splits on "_"
+            raise DatasetError(f"image id {identifier!r} contains '_'")
+        mask_name(identifier, foreground)
+    except DatasetError as error:
+        found.add("naming", path, str(error))
+        return None
+    if "." + name.rsplit(".", 1)[-1].lower() not in _COMPOSITE_EXTENSIONS:
+        found.add("naming", path, f"extension must be one of {_COMPOSITE_EXTENSIONS}")
+    if k < 1:
+        found.add("naming", path, "composite index k must be >= 1")
+    return identifier, foreground, k
+
+
+def _map(tasks: Sequence[ForegroundTask], workers: int, progress: bool) -> Iterator[ForegroundResult]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(tasks), desc="verify", unit="foreground", disable=not progress, file=sys.stderr)
+    try:
+        if workers == 1 or len(tasks) < 2:
+            for task in tasks:
+                yield check_foreground(task)
+                bar.update()
+            return
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for result in pool.map(check_foreground, tasks, chunksize=max(1, min(8, len(tasks) // (4 * workers)))):
+                yield result
+                bar.update()
+    finally:
+        bar.close()
+
+
+def _histogram(values: Sequence[float], edges: Sequence[float] | np.ndarray) -> dict[str, list]:
+    counts, _ = np.histogram(np.asarray(values, dtype=float), bins=np.asarray(edges, dtype=float))
+    return {"edges": [float(edge) for edge in edges], "counts": [int(count) for count in counts]}
+
+
+def _front_matter(text: str) -> dict[str, Any]:
+    import yaml
+
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        raise ValueError("does not start with a '---' YAML front matter line")
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+    except StopIteration:
+        raise ValueError("YAML front matter has no closing '---' line") from None
+    data = yaml.safe_load("\n".join(lines[1:end])) or {}
+    if not isinstance(data, dict):
+        raise ValueError("YAML front matter is not a mapping")
+    return data
+
+
+def _card_splits(front: dict[str, Any]) -> dict[str, int]:
+    info = front.get("dataset_info")
+    infos = info if isinstance(info, list) else [info]
+    splits: dict[str, int] = {}
+    for item in infos:
+        if isinstance(item, dict):
+            for split in item.get("splits") or []:
+                splits[str(split["name"])] = int(split["num_examples"])
+    if not splits:
+        raise ValueError("front matter has no dataset_info.splits")
+    return splits
+
+
+def _check_counts(root: Path, observed: dict[str, Any], found: _Findings) -> None:
+    build = root / BUILD_FILE
+    if not build.is_file():
+        found.skipped["counts-build"] = f"{BUILD_FILE} absent"
+    else:
+        try:
+            counts = json.loads(build.read_text(encoding="utf-8"))["counts"]
+            recorded = {key: counts[key] for key in ("images", "foregrounds", "composites")}
+            recorded.update({f"splits.{split}": counts["splits"][split] for split in SPLITS})
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            found.add("counts-build", BUILD_FILE, f"no readable counts ({type(error).__name__}: {error})")
+        else:
+            wrong = [f"{key} {recorded[key]} != {observed[key]} found" for key in recorded
+                     if int(recorded[key]) != observed[key]]
+            if wrong:
+                found.add("counts-build", BUILD_FILE, "; ".join(wrong))
+            else:
+                found.details["counts-build"] = "images, foregrounds, composites and split sizes match build.json"
+    card = root / CARD_FILE
+    if not card.is_file():
+        found.skipped["counts-card"] = f"{CARD_FILE} absent"
+        return
+    try:
+        splits = _card_splits(_front_matter(card.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        found.add("counts-card", CARD_FILE, f"no readable split sizes ({error})")
+        return
+    wrong = [f"{split} {splits.get(split)} != {observed[f'splits.{split}']} found" for split in SPLITS
+             if splits.get(split) != observed[f"splits.{split}"]]
+    if wrong:
+        found.add("counts-card", CARD_FILE, "; ".join(wrong))
+    else:
+        found.details["counts-card"] = "split sizes match the card's dataset_info"
+
+
+def verify_dataset(
+    path: PathType,
+    *,
+    deep: bool = False,
+    workers: int = 1,
+    progress: bool = True,
+    near_duplicate_distance: int = NEAR_DUPLICATE_DISTANCE,
+) -> VerifyReport:
+    """
+    Verify a dataset folder and report every check by name with the files involved.
+
+    Parameters
+    ----------
+    path
+        The dataset folder (iHarmony4 layout, with or without ``metadata.parquet``).
+    deep
+        Also re-apply each composite's recorded transfer to its real image and
+        mask and compare with the stored composite.
+    workers
+        Processes for the per-foreground checks (1: in this process).
+    progress
+        Show a progress bar on stderr.
+    near_duplicate_distance
+        Largest perceptual-hash distance (bits of 64) counted as a near duplicate.
+
+    Returns
+    -------
+    VerifyReport
+        ``report.ok`` is False when any check found a problem.
+
+    Raises
+    ------
+    DatasetError
+        When ``path`` is not a folder, or has neither ``composite_images/`` nor a split list.
+    ConfigError
+        When ``workers`` < 1.
+
+    Notes
+    -----
+    The tolerance rule for lossy files is given in :mod:`ccharmony.dataset.verify`.
+    Each real image and mask is read once per foreground; only the
+    composites are read once each.
+
+    References
+    ----------
+    :cite:`Niu2023`, :cite:`Cong2020`, :cite:`Zauner2010`
+
+    Examples
+    --------
+    >>> verify_dataset("/no/such/folder")
+    Traceback (most recent call last):
+    ...
+    ccharmony.errors.DatasetError: dataset folder /no/such/folder does not exist
+    """
+    root = Path(path)
+    if not root.exists():
+        raise DatasetError(f"dataset folder {root} does not exist")
+    if not root.is_dir():
+        raise DatasetError(f"dataset path {root} is not a folder")
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
+    if not (root / COMPOSITE_DIR).is_dir() and not any(root.glob("*_train.txt")) and not any(root.glob("*_test.txt")):
+        raise DatasetError(f"{root} is not a dataset folder: it has no {COMPOSITE_DIR}/ and no <Name>_train.txt "
+                           "or <Name>_test.txt")
+    found = _Findings()
+    for folder in (REAL_DIR, MASK_DIR, COMPOSITE_DIR):
+        if not (root / folder).is_dir():
+            found.add("layout", f"{folder}/", "folder missing")
+
+    lists, list_files = _read_lists(root, found)
+    membership: dict[str, list[str]] = defaultdict(list)
+    for split, names in lists.items():
+        for name in dict.fromkeys(names):
+            membership[name].append(split)
+    for name, splits in membership.items():
+        if len(splits) > 1:
+            found.add("split-exclusive", _composite_path(name), f"listed in {' and '.join(splits)}")
+    rows = _read_metadata(root, found)
+    if rows is not None:
+        pass
+    elif found.problems.get("metadata-rows"):
+        for name in ("sha256", "recorded-size"):
+            found.skipped[name] = f"{METADATA_FILE} unreadable: nothing recorded to compare with"
+    else:
+        skipped = ["sha256", "recorded-size", "metadata-rows", "deep-reapply"]
+        for name in skipped:
+            found.skipped[name] = f"{METADATA_FILE} absent (third-party layout): nothing recorded to compare with"
+        found.notes.append(Check("metadata", "note", [], (
+            f"{METADATA_FILE} absent: checked files, decoding, masks, pixels, splits and naming; skipped "
+            f"{', '.join(skipped)}; cameras and illuminant angles are not in the summary")))
+    names = list(dict.fromkeys([*membership, *(rows or {})]))
+
+    parsed: dict[str, tuple[str, str, int]] = {}
+    for name in names:
+        parts = _parse(name, found)
+        if parts is not None:
+            parsed[name] = parts
+    composite_dir = root / COMPOSITE_DIR
+    if composite_dir.is_dir():
+        for entry in sorted(os.listdir(composite_dir)):
+            if entry not in membership and not entry.startswith("."):
+                found.add("split-coverage", _composite_path(entry), "in no split list")
+
+    reapply_available = True
+    if deep:
+        try:
+            from ccharmony.dataset.reapply import reapply_transfer  # noqa: F401
+        except ImportError as error:
+            reapply_available = False
+            found.skipped["deep-reapply"] = f"not available: ccharmony.dataset.reapply.reapply_transfer ({error})"
+        if rows is None and "deep-reapply" not in found.skipped:
+            found.skipped["deep-reapply"] = f"{METADATA_FILE} unusable: no recorded transfers"
+    else:
+        found.skipped["deep-reapply"] = "not requested (use --deep)"
+    run_deep = deep and reapply_available and rows is not None
+
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for name, (identifier, foreground, _) in parsed.items():
+        groups[(identifier, foreground)].append(name)
+    tasks = []
+    seen_images: set[str] = set()
+    for (identifier, foreground), members in sorted(groups.items()):
+        members.sort(key=lambda n: (parsed[n][2], n))
+        composites = tuple(
+            CompositeTask(_composite_path(n), None if rows is None or n not in rows else str(rows[n].get("transfer")))
+            for n in members)
+        tasks.append(ForegroundTask(str(root), f"{REAL_DIR}/{real_name(identifier)}",
+                                    f"{MASK_DIR}/{mask_name(identifier, foreground)}", composites,
+                                    deep=run_deep, want_phash=identifier not in seen_images))
+        seen_images.add(identifier)
+
+    infos: dict[str, FileInfo] = {}
+    phashes: dict[str, int] = {}
+    ratios: list[float] = []
+    deep_ran = 0
+    for task, result in zip(tasks, _map(tasks, workers, progress)):
+        if result.error:
+            for file in (task.real, task.mask):
+                found.add("decode", file, f"check failed: {result.error}")
+            continue
+        for info in result.files:
+            if info.path not in infos:
+                infos[info.path] = info
+                if info.problem == "missing":
+                    found.add("files-exist", info.path, "missing")
+                elif info.problem:
+                    found.add("decode", info.path, info.problem)
+        for check, reason in (("mask-binary", result.mask_binary), ("mask-nonempty", result.mask_nonempty),
+                              ("mask-not-full", result.mask_not_full)):
+            if reason:
+                found.add(check, task.mask, reason)
+        if result.foreground_ratio is not None:
+            ratios.append(result.foreground_ratio)
+        if result.phash is not None:
+            phashes[parse_composite_name(task.composites[0].composite)[0]] = result.phash
+        for outcome in result.composites:
+            for check, reason in (("sizes-agree", outcome.sizes), ("outside-mask-equal", outcome.outside),
+                                  ("inside-mask-differs", outcome.inside), ("deep-reapply", outcome.deep)):
+                if reason:
+                    found.add(check, outcome.composite, reason)
+            deep_ran += outcome.deep_ran
+    if run_deep:
+        found.details["deep-reapply"] = f"{deep_ran} composites re-created from their recorded transfer"
+
+    if rows is not None:
+        _check_metadata(rows, membership, parsed, infos, root, found)
+
+    # Splits: leakage of source images and near duplicates.
+    image_splits: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for name, splits in membership.items():
+        if name in parsed:
+            for split_name in splits:
+                image_splits[parsed[name][0]][split_name].append(name)
+    for identifier, per_split in image_splits.items():
+        if len(per_split) > 1:
+            smallest = min(per_split, key=lambda s: (len(per_split[s]), s))
+            counts = ", ".join(f"{len(v)} in {s}" for s, v in per_split.items())
+            found.add("split-source-leakage", f"{REAL_DIR}/{real_name(identifier)}", f"composites {counts}")
+            for name in per_split[smallest]:
+                found.add("split-source-leakage", _composite_path(name),
+                          f"its source image {identifier} also has composites in another split")
+    split_images = {split: {i: phashes[i] for i, s in image_splits.items() if list(s) == [split] and i in phashes}
+                    for split in SPLITS}
+    pairs = near_duplicate_pairs(split_images[SPLITS[0]], split_images[SPLITS[1]], max_distance=near_duplicate_distance)
+    for first, second, distance in pairs:
+        a, b = f"{REAL_DIR}/{real_name(first)}", f"{REAL_DIR}/{real_name(second)}"
+        found.add("split-near-duplicates", a, f"near duplicate ({distance} of 64 bits) of {b} ({SPLITS[1]})")
+        found.add("split-near-duplicates", b, f"near duplicate ({distance} of 64 bits) of {a} ({SPLITS[0]})")
+    found.details["split-near-duplicates"] = (
+        f"{len(split_images[SPLITS[0]])} x {len(split_images[SPLITS[1]])} source images compared, "
+        f"none within {near_duplicate_distance} bits")
+
+    # Counts and summary.
+    listed = [name for name in membership]
+    observed = {
+        "images": len({parsed[n][0] for n in listed if n in parsed}),
+        "foregrounds": len({parsed[n][:2] for n in listed if n in parsed}),
+        "composites": len(listed),
+        **{f"splits.{split}": len(set(lists.get(split, []))) for split in SPLITS},
+    }
+    _check_counts(root, observed, found)
+    summary = _summary(lists, parsed, rows, infos, ratios, observed)
+    checks = found.checks()
+    summary["problems"] = [check.name for check in checks if check.status == "problem"]
+    summary["list_files"] = list_files
+    return VerifyReport(dataset=str(root), checks=checks, summary=summary, deep=deep)
+
+
+def _normalised(value: Any, folder: str) -> str:
+    text = str(value).replace("\\", "/")
+    return text if "/" in text else f"{folder}/{text}"
+
+
+def _check_metadata(rows: dict[str, dict[str, Any]], membership: dict[str, list[str]],
+                    parsed: dict[str, tuple[str, str, int]], infos: dict[str, FileInfo],
+                    root: Path, found: _Findings) -> None:
+    for name in membership:
+        if name not in rows:
+            found.add("metadata-rows", _composite_path(name), "listed but has no metadata row")
+    for name, row in rows.items():
+        path = _composite_path(name)
+        if name not in membership:
+            found.add("metadata-rows", path, "metadata row for a composite in no split list")
+        elif row.get("split") not in membership[name]:
+            found.add("metadata-rows", path, f"split column {row.get('split')!r} but listed in {membership[name]}")
+        if name not in parsed:
+            continue
+        identifier, foreground, k = parsed[name]
+        real = f"{REAL_DIR}/{real_name(identifier)}"
+        mask = f"{MASK_DIR}/{mask_name(identifier, foreground)}"
+        expected = {"real_file_name": real, "mask_file_name": mask}
+        for column, value in expected.items():
+            if column in row and _normalised(row[column], value.split("/")[0]) != value:
+                found.add("metadata-rows", path, f"{column} {row[column]!r} != {value!r}")
+        for column, recorded_id in (("image_id", identifier), ("foreground_id", foreground), ("k", str(k))):
+            if column in row and str(row[column]) != recorded_id:
+                found.add("metadata-rows", path, f"{column} {row[column]!r} != {recorded_id!r} from the file name")
+        for column, file in (("composite_sha256", path), ("real_sha256", real), ("mask_sha256", mask)):
+            info = infos.get(file)
+            recorded = row.get(column)
+            if info is not None and info.sha256 and recorded and str(recorded) != info.sha256:
+                found.add("sha256", file, f"sha256 {info.sha256[:12]}... != recorded {str(recorded)[:12]}...")
+        info = infos.get(path)
+        if info is not None and info.width is not None and "width" in row:
+            if (int(row["width"]), int(row["height"])) != (info.width, info.height):
+                found.add("recorded-size", path,
+                          f"{info.width}x{info.height} != recorded {int(row['width'])}x{int(row['height'])}")
+        for column, folder in (("real_file_name", REAL_DIR), ("mask_file_name", MASK_DIR)):
+            if column in row:
+                file = _normalised(row[column], folder)
+                if file not in infos and not (root / file).is_file():
+                    found.add("files-exist", file, f"missing (named by the metadata row of {name})")
+
+
+def _summary(lists: dict[str, list[str]], parsed: dict[str, tuple[str, str, int]],
+             rows: dict[str, dict[str, Any]] | None, infos: dict[str, FileInfo],
+             ratios: list[float], observed: dict[str, Any]) -> dict[str, Any]:
+    splits = {}
+    for split in SPLITS:
+        names = [n for n in dict.fromkeys(lists.get(split, [])) if n in parsed]
+        splits[split] = {"composites": len(set(lists.get(split, []))),
+                         "foregrounds": len({parsed[n][:2] for n in names}),
+                         "images": len({parsed[n][0] for n in names})}
+    summary: dict[str, Any] = {"splits": splits, "counts": observed}
+    cameras: dict[str, Counter] = defaultdict(Counter)
+    angles: list[float] = []
+    if rows is not None:
+        for split in SPLITS:
+            for name in dict.fromkeys(lists.get(split, [])):
+                if name in rows:
+                    cameras[str(rows[name].get("source_camera", "unknown"))][split] += 1
+        for row in rows.values():
+            angle = row.get("illuminant_angle_deg")
+            if angle is not None and not (isinstance(angle, float) and math.isnan(angle)):
+                angles.append(float(angle))
+    summary["cameras"] = {camera: dict(counts) for camera, counts in sorted(cameras.items())}
+    summary["foreground_ratio"] = _histogram(ratios, np.linspace(0.0, 1.0, 11))
+    top = max(5.0, 5.0 * math.ceil(max(angles) / 5.0)) if angles else 5.0
+    summary["illuminant_angle_deg"] = _histogram(angles, np.linspace(0.0, top, 11)) if angles else {}
+    qualities = Counter(info.quality for path, info in infos.items()
+                        if path.startswith(COMPOSITE_DIR) and info.quality is not None)
+    summary["jpeg_quality"] = {int(q): n for q, n in sorted(qualities.items())}
+    summary["files_read"] = len(infos)
+    summary["bytes_read"] = int(sum(info.n_bytes for info in infos.values()))
+    return summary

@@ -1,0 +1,295 @@
+"""
+Image encoding and decoding
+===========================
+
+Encode and decode image files with OpenCV (and :mod:`tifffile` for TIFF), always
+in RGB channel order, and refuse truncated files instead of decoding them
+partially:
+
+-   :func:`encode_image`: 8-bit RGB or grey array -> PNG / JPEG bytes.
+-   :func:`decode_image`: PNG / JPEG / TIFF file or bytes -> 8-bit RGB or grey array.
+-   :func:`decode_pixels`: the same, keeping the stored sample type (uint8,
+    uint16, float), for the readers of :mod:`ccharmony.io`.
+-   :func:`check_complete`: raise when a JPEG lacks its end-of-image marker or a
+    PNG lacks its ``IEND`` chunk.
+
+libjpeg decodes a truncated JPEG "successfully" (the missing rows come out
+grey, with only a warning on stderr), so completeness is checked on the bytes
+before decoding: the last start-of-scan marker (``FF DA``) must be followed by an
+end-of-image marker (``FF D9``). Inside entropy-coded data every ``FF`` byte is
+stuffed (``FF 00``), so ``FF D9`` there can only be the real marker.
+
+No EXIF orientation is applied here (see :func:`ccharmony.io.read_srgb8`).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ccharmony._types import NDArrayUInt8, PathType
+from ccharmony.errors import UnreadableImageError, UnsupportedFormatError
+from ccharmony.io.sniff import describe_container, sniff_container
+
+__author__ = "ccharmony developers"
+__license__ = "MIT"
+
+__all__ = ["encode_image", "decode_image", "decode_pixels", "check_complete", "read_file_bytes"]
+
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def read_file_bytes(path: PathType) -> bytes:
+    """
+    Read a whole file, turning every failure into one clear error.
+
+    Raises
+    ------
+    UnreadableImageError
+        If the file is missing, a folder, unreadable or empty.
+
+    Examples
+    --------
+    >>> read_file_bytes("/nonexistent/x.png")
+    Traceback (most recent call last):
+    ...
+    ccharmony.errors.UnreadableImageError: /nonexistent/x.png: no such file
+    """
+    target = Path(path)
+    try:
+        data = target.read_bytes()
+    except FileNotFoundError:
+        raise UnreadableImageError(f"{target}: no such file") from None
+    except IsADirectoryError:
+        raise UnreadableImageError(f"{target}: is a folder, not an image file") from None
+    except OSError as error:
+        raise UnreadableImageError(f"{target}: cannot read it ({error.strerror or error})") from None
+    if not data:
+        raise UnreadableImageError(f"{target}: file is empty (0 bytes)")
+    return data
+
+
+def check_complete(data: bytes, container: str, *, name: str) -> None:
+    """
+    Raise when a JPEG or PNG file is visibly truncated.
+
+    Parameters
+    ----------
+    data
+        The whole file.
+    container
+        ``"jpeg"`` or ``"png"`` (other containers are not checked here).
+    name
+        File name for the message.
+
+    Raises
+    ------
+    UnreadableImageError
+        If a JPEG has no end-of-image marker after its last scan, or a PNG has
+        no ``IEND`` chunk.
+
+    Examples
+    --------
+    >>> check_complete(b"\\xff\\xd8\\xff\\xda\\x00\\x02\\x12\\x34", "jpeg", name="a.jpg")
+    Traceback (most recent call last):
+    ...
+    ccharmony.errors.UnreadableImageError: a.jpg: JPEG file is truncated (no end-of-image marker after the image data)
+    """
+    if container == "jpeg":
+        last_scan = data.rfind(b"\xff\xda")
+        if last_scan < 0 or data.find(b"\xff\xd9", last_scan + 2) < 0:
+            raise UnreadableImageError(
+                f"{name}: JPEG file is truncated (no end-of-image marker after the image data)"
+            )
+    elif container == "png" and data.rfind(_PNG_IEND) < 0:
+        raise UnreadableImageError(f"{name}: PNG file is truncated (no IEND chunk)")
+
+
+def _to_rgb_order(array: np.ndarray) -> np.ndarray:
+    """Turn OpenCV's BGR / BGRA / grey output into RGB / grey (alpha dropped)."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        return array[:, :, 0]
+    if array.ndim == 3 and array.shape[2] == 3:
+        return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+    if array.ndim == 3 and array.shape[2] == 4:
+        return cv2.cvtColor(array, cv2.COLOR_BGRA2RGB)
+    return array
+
+
+def _decode_tiff(data: bytes, name: str) -> np.ndarray:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+            page = tiff.pages.first
+            array = page.asarray()
+            extra = len(getattr(page, "extrasamples", ()) or ())
+    except Exception as error:  # tifffile raises many types on corrupt input
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UnreadableImageError(f"{name}: cannot decode the TIFF ({message})") from None
+    if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (1, 3, 4):
+        array = np.moveaxis(array, 0, -1)  # planar configuration
+    if array.ndim == 3 and extra and array.shape[2] - extra in (1, 3):
+        array = array[:, :, : array.shape[2] - extra]
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise UnsupportedFormatError(f"{name}: TIFF with shape {array.shape} is not an image ccharmony reads")
+    if array.ndim == 3 and array.shape[2] == 4:
+        array = array[:, :, :3]
+    return np.ascontiguousarray(array)
+
+
+def decode_pixels(data: bytes, *, name: str, container: str | None = None) -> np.ndarray:
+    """
+    Decode a JPEG, PNG or TIFF file held in memory, keeping its sample type.
+
+    Parameters
+    ----------
+    data
+        The whole file.
+    name
+        File name for messages.
+    container
+        ``"jpeg"``, ``"png"`` or ``"tiff"``; sniffed from ``data`` when omitted.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W)`` grey or ``(H, W, 3)`` RGB, alpha dropped, in the stored
+        type (uint8, uint16, or float for float TIFFs), EXIF orientation not applied.
+
+    Raises
+    ------
+    UnreadableImageError
+        Empty, truncated or undecodable data.
+    UnsupportedFormatError
+        Not a JPEG, PNG or TIFF.
+    """
+    if not data:
+        raise UnreadableImageError(f"{name}: file is empty (0 bytes)")
+    kind = container or sniff_container(data[:64])
+    if kind == "tiff":
+        return _decode_tiff(data, name)
+    if kind not in ("jpeg", "png"):
+        raise UnsupportedFormatError(
+            f"{name}: file content is {describe_container(kind)}; expected a JPEG, PNG or TIFF image"
+        )
+    check_complete(data, kind, name=name)
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None or array.size == 0:
+        raise UnreadableImageError(f"{name}: cannot decode the {describe_container(kind)} data (corrupt file)")
+    return _to_rgb_order(array)
+
+
+def _to_uint8(array: np.ndarray, name: str) -> NDArrayUInt8:
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.uint16:
+        return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * np.uint8(255)
+    raise UnsupportedFormatError(f"{name}: {array.dtype} samples cannot be read as an 8-bit image")
+
+
+def decode_image(source: PathType | bytes, *, name: str | None = None) -> NDArrayUInt8:
+    """
+    Decode an 8-bit image (mask, real image, composite) in RGB order.
+
+    Parameters
+    ----------
+    source
+        A file path, or the file's bytes.
+    name
+        Name used in messages when ``source`` is bytes (default ``"<bytes>"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 ``(H, W, 3)`` RGB or ``(H, W)`` grey; 16-bit files are rounded to
+        8 bits; alpha is dropped; EXIF orientation is not applied.
+
+    Raises
+    ------
+    UnreadableImageError
+        With the file name, for a missing, empty, truncated or corrupt file.
+    UnsupportedFormatError
+        For content that is not a JPEG, PNG or TIFF.
+
+    Examples
+    --------
+    >>> rgb = np.zeros((2, 3, 3), np.uint8); rgb[..., 0] = 200
+    >>> decode_image(encode_image(rgb, ".png"))[0, 0].tolist()
+    [200, 0, 0]
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        label = name or "<bytes>"
+    else:
+        data = read_file_bytes(source)
+        label = name or str(source)
+    return _to_uint8(decode_pixels(data, name=label), label)
+
+
+def encode_image(image: np.ndarray, ext: str, *, quality: int = 95, chroma_444: bool = False) -> bytes:
+    """
+    Encode an 8-bit RGB or grey image as PNG or JPEG bytes.
+
+    Parameters
+    ----------
+    image
+        uint8 ``(H, W, 3)`` RGB or ``(H, W)`` grey.
+    ext
+        ``".png"`` or ``".jpg"`` (``".jpeg"`` accepted).
+    quality
+        JPEG quality 1-100 (ignored for PNG).
+    chroma_444
+        JPEG without chroma subsampling (4:4:4) instead of OpenCV's 4:2:0; keeps
+        colour edges (such as a foreground boundary) sharp.
+
+    Returns
+    -------
+    bytes
+        The encoded file; the same input always gives the same bytes with a
+        given OpenCV build.
+
+    Raises
+    ------
+    ValueError
+        If ``image`` is not uint8 ``(H, W)`` / ``(H, W, 3)`` or ``quality`` is out of range.
+    UnsupportedFormatError
+        If ``ext`` is not a PNG or JPEG extension.
+
+    Examples
+    --------
+    >>> encode_image(np.zeros((4, 4), np.uint8), ".png")[:4]
+    b'\\x89PNG'
+    """
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        raise ValueError(f"image must be uint8, got {array.dtype}; convert with np.clip(x, 0, 255).astype(np.uint8)")
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (1, 3))):
+        raise ValueError(f"image must have shape (H, W) or (H, W, 3), got {array.shape}")
+    suffix = ext.lower() if ext.startswith(".") else "." + ext.lower()
+    if suffix == ".jpeg":
+        suffix = ".jpg"
+    if suffix not in (".png", ".jpg"):
+        raise UnsupportedFormatError(f"ext must be '.png' or '.jpg', got {ext!r}")
+    if not 1 <= int(quality) <= 100:
+        raise ValueError(f"quality must be 1-100, got {quality}")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    bgr = cv2.cvtColor(array, cv2.COLOR_RGB2BGR) if array.ndim == 3 else np.ascontiguousarray(array)
+    if suffix == ".jpg":
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+        if chroma_444:
+            params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
+    else:
+        params = [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    ok, buffer = cv2.imencode(suffix, bgr, params)
+    if not ok:  # pragma: no cover - OpenCV only fails on invalid input checked above
+        raise UnsupportedFormatError(f"OpenCV could not encode a {array.shape} image as {suffix}")
+    return buffer.tobytes()
