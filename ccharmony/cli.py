@@ -356,7 +356,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--thumbnail-size", type=int, default=160, help="longest thumbnail side in pixels")
     p.add_argument("--workers", type=int, default=0, help="thumbnail workers (0 = automatic)")
     p.add_argument("--no-verify", action="store_true", help="skip the quick dataset verification")
-    p.add_argument("--title", default=None, help="page title (default: the dataset name)")
+    p.add_argument("--title", default=None, help="page title; none means '<dataset name> report'")
     p.set_defaults(run=_run_report)
 
 

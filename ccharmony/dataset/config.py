@@ -52,7 +52,7 @@ class Pipeline:
     Parameters
     ----------
     name
-        Dataset name, the prefix of the split lists (``<name>_train.txt``).
+        Dataset name, the prefix of the split lists (``<name>train.txt``).
     method
         Colour transfer method: ``poly11`` (published ccHarmony, 8-bit sRGB),
         ``root-poly2`` (Finlayson 2015, linear camera RGB), ``linear3x3`` or

@@ -17,11 +17,20 @@ composite ``a_b_c.jpg`` as ``real_images/a.jpg`` and its mask as
 root, and joins each of its lines to ``composite_images/``. So ids contain no
 ``"_"``, real images are always JPEG, and list lines are bare composite file
 names (``"Canon5D-IMG-0285_a_1.jpg"``), not paths.
+
+The split lists are named ``<Name>train.txt`` and ``<Name>test.txt``, without
+the ``"_"`` of iHarmony4's ``HCOCO_train.txt``: Hugging Face's
+``load_dataset("imagefolder", data_dir=...)`` infers splits from file names in
+which ``train``/``test`` follows a separator (``-._ `` or a digit) and would
+then take the two lists as the whole dataset. iSSAM's rule (the stem ends with
+the split name) holds for both spellings, and every reader here
+(:func:`find_split_lists`) accepts both.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from ccharmony.errors import DatasetError
 
@@ -43,6 +52,7 @@ __all__ = [
     "composite_name",
     "parse_composite_name",
     "list_file_name",
+    "find_split_lists",
 ]
 
 REAL_DIR = "real_images"
@@ -181,11 +191,33 @@ def parse_composite_name(name: str) -> tuple[str, str, int]:
 
 
 def list_file_name(dataset_name: str, split: str) -> str:
-    """Return the split list name, e.g. ``ccHarmony_train.txt``.
+    """Return the split list name that the builder writes, e.g. ``ccHarmonytest.txt``.
 
     >>> list_file_name("ccHarmony", "test")
-    'ccHarmony_test.txt'
+    'ccHarmonytest.txt'
     """
     if split not in SPLITS:
         raise DatasetError(f"split must be one of {SPLITS}, got {split!r}")
-    return f"{dataset_name}_{split}.txt"
+    return f"{dataset_name}{split}.txt"
+
+
+def find_split_lists(folder: str | Path) -> dict[str, list[Path]]:
+    """
+    Return the split lists in a dataset folder's root, by split.
+
+    A list of split ``s`` is a ``*.txt`` file whose stem ends with ``s`` (the
+    iSSAM rule): ``ccHarmonytrain.txt`` and ``HCOCO_train.txt`` alike. iSSAM
+    needs exactly one per split; callers check the length.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("IHD_train.txt", "IHD_test.txt", "notes.txt"):
+    ...     _ = (folder / name).write_text("")
+    >>> {split: [p.name for p in paths] for split, paths in find_split_lists(folder).items()}
+    {'train': ['IHD_train.txt'], 'test': ['IHD_test.txt']}
+    """
+    root = Path(folder)
+    files = sorted(p for p in root.glob("*.txt") if p.is_file())
+    return {split: [p for p in files if p.stem.endswith(split)] for split in SPLITS}

@@ -40,6 +40,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -241,7 +242,7 @@ def run_benchmark(
     """
     options = options or BenchmarkOptions()
     started = time.perf_counter()
-    overrides = {"epochs": options.epochs, "teacher_epochs": options.teacher_epochs,
+    overrides: dict[str, Any] = {"epochs": options.epochs, "teacher_epochs": options.teacher_epochs,
                  "batch_size": options.batch_size}
     if isinstance(options.preset, Preset):
         preset = replace(options.preset, **{k: v for k, v in overrides.items() if v is not None})

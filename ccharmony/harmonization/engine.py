@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
+from tqdm import tqdm  # type: ignore[import-untyped]
 
 from ccharmony._types import PathType
 from ccharmony.errors import ConfigError
@@ -392,7 +392,7 @@ def train(
         for epoch in range(start_epoch, options.epochs):
             for holder in (sampler, getattr(train_loader, "sampler", None), train_loader.dataset):
                 if holder is not None and hasattr(holder, "set_epoch"):
-                    holder.set_epoch(epoch)
+                    getattr(holder, "set_epoch")(epoch)
             model.train()
             sums: dict[str, float] = {}
             batches = 0

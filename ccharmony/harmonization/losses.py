@@ -204,11 +204,11 @@ def compute_loss(
     values: dict[str, float] = {}
     for term in terms:
         arguments = []
-        for key in term.loss.pred_keys:
+        for key in tuple(getattr(term.loss, "pred_keys")):
             if key not in outputs:
                 raise ConfigError(f"loss {term.name!r} needs model output {key!r}; got {sorted(outputs)}")
             arguments.append(outputs[key])
-        for key in term.loss.gt_keys:
+        for key in tuple(getattr(term.loss, "gt_keys")):
             if key not in batch:
                 raise ConfigError(f"loss {term.name!r} needs batch key {key!r}; got {sorted(batch)}")
             arguments.append(batch[key])

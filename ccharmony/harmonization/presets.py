@@ -31,6 +31,7 @@ References
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 from ccharmony.errors import ConfigError
 
@@ -171,5 +172,5 @@ def get_preset(name: str, **overrides: object) -> Preset:
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ConfigError(f"unknown preset field {unknown[0]!r}; accepted: {', '.join(sorted(known))}")
-    values = {key: value for key, value in overrides.items() if value is not None}
+    values: dict[str, Any] = {key: value for key, value in overrides.items() if value is not None}
     return replace(PRESETS[name], **values)

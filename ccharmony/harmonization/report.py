@@ -193,7 +193,7 @@ def render_markdown(
     notes = meta.get("notes")
     if notes:
         lines += ["## Settings", ""]
-        lines += [f"- {note}" for note in notes]  # type: ignore[union-attr]
+        lines += [f"- {note}" for note in list(notes)]  # type: ignore[call-overload]
         lines.append("")
     return "\n".join(lines)
 

@@ -28,6 +28,7 @@ References
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import logging
 import math
@@ -92,7 +93,9 @@ class ReportOptions:
         ``"thread"`` or ``"process"`` pool for the thumbnails.
     verify
         Run :func:`ccharmony.dataset.verify.verify_dataset` (quick checks)
-        for the overview.
+        for the overview; the result is kept in ``data/verify.json`` and
+        reused while no file of the dataset changes (same paths, sizes and
+        modification times).
     title
         Page title; default: the dataset name.
     """
@@ -439,20 +442,23 @@ def _results_table(benchmark: BenchmarkView) -> str:
 def _gallery_data(view: DatasetView, thumbs: Mapping[str, str | None], out: Path,
                   errors: Mapping[tuple[str, str], float], models: tuple[str, ...], metric: str,
                   options: ReportOptions) -> dict:
-    base = _link(out, view.path)
+    # Plain records: pandas row access per composite is ~100x slower on ccHarmony-sized tables.
+    records = view.composites.to_dict("records")
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for record in records:
+        groups.setdefault((record["image_id"], record["foreground_id"]), []).append(record)
     cards = []
-    composites = view.composites
-    for (image, foreground), group in composites.groupby(["image_id", "foreground_id"], sort=False):
-        first = group.iloc[0]
+    for (image, foreground), group in groups.items():
+        first = group[0]
         comps = []
-        for record in group.itertuples(index=False):
+        for record in group:
+            stem = composite_stem(record["composite"])
             comps.append({
-                "k": int(record.k), "name": record.composite, "path": record.composite_path,
-                "thumb": thumbs.get(f"composite/{_slug(composite_stem(record.composite))}.jpg"),
-                "angle": _number(record.illuminant_angle_deg, 3), "target": record.target_camera,
-                "targetImage": record.target_image,
-                "err": {m: _number(errors[(m, composite_stem(record.composite))], 3) for m in models
-                        if (m, composite_stem(record.composite)) in errors},
+                "k": int(record["k"]), "name": record["composite"], "path": record["composite_path"],
+                "thumb": thumbs.get(f"composite/{_slug(stem)}.jpg"),
+                "angle": _number(record["illuminant_angle_deg"], 3), "target": record["target_camera"],
+                "targetImage": record["target_image"],
+                "err": {m: _number(errors[(m, stem)], 3) for m in models if (m, stem) in errors},
             })
         cards.append({
             "id": f"{image}_{foreground}", "image": image, "fg": foreground, "split": first["split"],
@@ -462,41 +468,40 @@ def _gallery_data(view: DatasetView, thumbs: Mapping[str, str | None], out: Path
             "realPath": first["real_path"], "maskPath": first["mask_path"], "comps": comps,
         })
     return {
-        "title": options.title or view.name, "pageSize": options.page_size, "base": base + "/",
-        "splits": sorted(composites["split"].unique().tolist(), key=lambda s: (s != "train", s != "test", s)),
-        "cameras": sorted(composites["source_camera"].unique().tolist()),
+        "title": options.title or view.name, "pageSize": options.page_size, "base": _link(out, view.path) + "/",
+        "splits": sorted({r["split"] for r in records}, key=lambda s: (s != "train", s != "test", s)),
+        "cameras": sorted({r["source_camera"] for r in records}),
         "models": list(models), "metric": metric, "cards": cards,
     }
 
 
 def _benchmark_data(benchmark: BenchmarkView, view: DatasetView, thumbs: Mapping[str, str | None],
                     options: ReportOptions) -> dict:
-    by_stem = {composite_stem(name): index for index, name in enumerate(view.composites["composite"])}
-    cases = []
-    for name, group in benchmark.per_image.groupby("name", sort=False):
-        stem = _slug(composite_stem(name))
-        position = by_stem.get(composite_stem(name))
-        known = position is not None
-        record = view.composites.iloc[position] if position is not None else None
-        models = {}
-        for row in group.to_dict("records"):
-            model = str(row["model"])
-            models[model] = {
-                "pred": thumbs.get(f"pred/{_slug(model)}/{stem}.jpg"),
-                "v": {metric: _number(row[metric], 4) for metric in benchmark.metrics},
+    by_stem = {composite_stem(r["composite"]): r for r in view.composites.to_dict("records")}
+    cases: dict[str, dict] = {}
+    for row in benchmark.per_image.to_dict("records"):
+        name = str(row["name"])
+        case = cases.get(name)
+        if case is None:
+            stem = _slug(composite_stem(name))
+            record = by_stem.get(composite_stem(name))
+            case = cases[name] = {
+                "name": name, "stem": stem,
+                "composite": thumbs.get(f"composite/{stem}.jpg") if record is not None else None,
+                "real": thumbs.get(f"real/{_slug(str(record['image_id']))}.jpg") if record is not None else None,
+                "split": str(record["split"]) if record is not None else "unknown",
+                "angle": _number(record["illuminant_angle_deg"], 3) if record is not None else None,
+                "m": {},
             }
-        cases.append({
-            "name": name, "stem": stem,
-            "composite": thumbs.get(f"composite/{stem}.jpg") if known else None,
-            "real": thumbs.get(f"real/{_slug(str(record['image_id']))}.jpg") if record is not None else None,
-            "split": str(record["split"]) if record is not None else "unknown",
-            "angle": _number(record["illuminant_angle_deg"], 3) if record is not None else None,
-            "m": models,
-        })
+        model = str(row["model"])
+        case["m"][model] = {
+            "pred": thumbs.get(f"pred/{_slug(model)}/{case['stem']}.jpg"),
+            "v": {metric: _number(row[metric], 4) for metric in benchmark.metrics},
+        }
     return {
         "pageSize": options.page_size, "models": list(benchmark.models), "metrics": list(benchmark.metrics),
         "lower": {m: lower_is_better(m) for m in benchmark.metrics}, "primary": _primary_model(benchmark),
-        "cases": cases,
+        "cases": list(cases.values()),
     }
 
 
@@ -561,6 +566,46 @@ def _run_verify(path: Path) -> tuple[dict | None, str]:
     except Exception as error:  # a verifier bug must not hide the rest of the report
         _LOGGER.warning("verify_dataset failed: %s: %s", type(error).__name__, error)
         return None, f"Verification failed with {type(error).__name__}: {error}"
+
+
+def _folder_key(path: Path, skip: Path) -> str:
+    """Hash every file's relative path, size and modification time under ``path`` (``skip`` left out)."""
+    digest = hashlib.sha256()
+    skip_resolved = str(skip.resolve())
+    stack = [path]
+    entries = []
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as scan:
+                for entry in scan:
+                    if entry.is_dir(follow_symlinks=False):
+                        if os.path.realpath(entry.path) != skip_resolved:
+                            stack.append(Path(entry.path))
+                    else:
+                        stat = entry.stat()
+                        entries.append(f"{os.path.relpath(entry.path, path)}\0{stat.st_size}\0{stat.st_mtime_ns}")
+        except OSError:
+            continue
+    for line in sorted(entries):
+        digest.update(line.encode("utf-8", "surrogateescape") + b"\n")
+    return digest.hexdigest()
+
+
+def _verify_cached(path: Path, out: Path) -> tuple[dict | None, str]:
+    """Run the quick verification, or reuse the last one when no file of the dataset changed."""
+    cache = out / "data" / "verify.json"
+    key = _folder_key(path, out)
+    try:
+        cached = json.loads(cache.read_text(encoding="utf-8"))
+        if cached.get("key") == key:
+            return cached.get("result"), cached.get("message", "")
+    except (OSError, ValueError, AttributeError):
+        pass
+    result, message = _run_verify(path)
+    if result is not None or "unavailable" not in message:
+        _write_text(cache, json.dumps({"key": key, "result": result, "message": message}, default=str))
+    return result, message
 
 
 def _prepare_out(out: Path) -> None:
@@ -649,7 +694,7 @@ def write_report(
         view = DatasetView(view.path, view.name, composites, view.has_metadata, view.build, view.notes)
 
     tick = time.perf_counter()
-    verify, verify_message = (_run_verify(view.path) if options.verify
+    verify, verify_message = (_verify_cached(view.path, out_path) if options.verify
                               else (None, "Verification was not run (--no-verify)."))
     seconds["verify"] = time.perf_counter() - tick
 

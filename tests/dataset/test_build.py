@@ -74,8 +74,8 @@ def test_layout_counts_and_metadata(built: Path, scenes: Path) -> None:
     n_foregrounds = build["counts"]["foregrounds"]
     assert n_foregrounds >= 5
     assert len(frame) == build["counts"]["composites"] == K * n_foregrounds
-    train = (built / "tiny_train.txt").read_text().split()
-    test = (built / "tiny_test.txt").read_text().split()
+    train = (built / "tinytrain.txt").read_text().split()
+    test = (built / "tinytest.txt").read_text().split()
     assert len(train) + len(test) == len(frame)
     assert set(train).isdisjoint(test)
     # Bare composite names, as iSSAM's HDataset joins them to composite_images/.
@@ -230,3 +230,33 @@ def test_cli_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.stderr.strip().count("\n") == 0
     assert "absent: --raw-dir is not a folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_issam_hdataset_rules_find_every_file(built: Path) -> None:
+    """The loading rules of iharm.data.hdataset.HDataset, applied verbatim."""
+    for split in ("train", "test"):
+        lists = [x for x in built.glob("*.txt") if x.stem.endswith(split)]
+        assert len(lists) == 1
+        samples = [x.strip() for x in lists[0].read_text().splitlines()]
+        for name in samples:
+            real = name.split("_")[0] + ".jpg"
+            mask = "_".join(name.split("_")[:-1]) + ".png"
+            composite = cv2.imread(str(built / "composite_images" / name))
+            assert composite is not None
+            assert cv2.imread(str(built / "real_images" / real)).shape == composite.shape
+            assert cv2.imread(str(built / "masks" / mask)).shape == composite.shape
+
+
+def test_hugging_face_imagefolder_loads_three_image_columns(built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    datasets = pytest.importorskip("datasets", reason="Hugging Face datasets is not installed")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    loaded = datasets.load_dataset("imagefolder", data_dir=str(built), cache_dir=str(tmp_path / "hf"))
+    frame = pd.read_parquet(built / "metadata.parquet")
+    assert list(loaded) == ["train"]
+    table = loaded["train"]
+    assert table.num_rows == len(frame)
+    for column in ("composite", "real", "mask"):
+        assert isinstance(table.features[column], datasets.Image)
+    first = table[0]
+    assert first["composite"].size == (int(first["width"]), int(first["height"]))
+    assert sorted(set(table["split"])) == ["test", "train"]

@@ -72,12 +72,35 @@ def test_cache_and_rerun_without_benchmark(tmp_path: Path, synthetic_dataset: Pa
     assert not (out / "benchmark.html").exists() and not (out / "data" / "benchmark.js").exists()
 
 
-def test_verify_on_overview(tmp_path: Path, synthetic_dataset: Path) -> None:
-    pytest.importorskip("ccharmony.dataset.verify", reason="verify is not in this tree")
-    out = tmp_path / "report"
-    write_report(synthetic_dataset, out)
+def test_verify_on_overview_and_cached(tmp_path: Path, synthetic_dataset: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    verify = pytest.importorskip("ccharmony.dataset.verify", reason="verify is not in this tree")
+    import shutil
+
+    dataset = tmp_path / "dataset"
+    shutil.copytree(synthetic_dataset, dataset)
+    calls = []
+    original = verify.verify_dataset
+
+    def counting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(verify, "verify_dataset", counting)
+    out = dataset / "report"  # inside the dataset: must not change the dataset's key
+    write_report(dataset, out)
     index = (out / "index.html").read_text()
     assert 'id="verify-ok"' in index and 'id="verify-checks"' in index
+    write_report(dataset, out)
+    assert len(calls) == 1
+    assert (out / "index.html").read_text().count('id="verify-checks"') == 1
+    mask = dataset / "masks" / "Canon5D-IMG-0000_a.png"
+    mask.write_bytes(mask.read_bytes())
+    import os
+
+    os.utime(mask, ns=(mask.stat().st_atime_ns, mask.stat().st_mtime_ns + 10**9))
+    write_report(dataset, out)
+    assert len(calls) == 2
 
 
 def test_refuses_foreign_folder(tmp_path: Path, synthetic_dataset: Path) -> None:

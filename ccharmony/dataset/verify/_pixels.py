@@ -234,11 +234,14 @@ def _deep(composite: np.ndarray, info: FileInfo, real: np.ndarray, real_info: Fi
         record = json.loads(transfer)
     except (TypeError, ValueError) as error:
         return f"transfer column is not JSON ({error})"
+    def recreate(real_bgr: np.ndarray) -> np.ndarray:
+        recreated_rgb = reapply(cv2.cvtColor(real_bgr, cv2.COLOR_BGR2RGB), foreground, record)
+        return cv2.cvtColor(np.asarray(recreated_rgb, dtype=np.uint8), cv2.COLOR_RGB2BGR)
+
     try:
-        recreated_rgb = reapply(cv2.cvtColor(real, cv2.COLOR_BGR2RGB), foreground, record)
+        recreated = recreate(real)
     except Exception as error:  # noqa: BLE001 - a bad record is a problem of that composite
         return f"re-applying the recorded transfer failed: {type(error).__name__}: {error}"
-    recreated = cv2.cvtColor(np.asarray(recreated_rgb, dtype=np.uint8), cv2.COLOR_RGB2BGR)
     if recreated.shape != composite.shape:
         return f"re-created composite has shape {recreated.shape}, stored {composite.shape}"
     errors = []
@@ -248,7 +251,10 @@ def _deep(composite: np.ndarray, info: FileInfo, real: np.ndarray, real_info: Fi
         reencoded = encode_decode(recreated, codec[0], codec[1])
         candidates.append(reencoded)
         errors.append(measure_error(recreated, reencoded, None))
-    if real_codec is not None and real_codec != codec:
-        errors.append(measure_error(real, encode_decode(real, real_codec[0], real_codec[1]), None))
+    if real_codec is not None:
+        # The stored real image carries its own JPEG error, which the transfer carries into the
+        # foreground (amplified where it has gains > 1): measure it by re-applying the transfer to
+        # the real image re-encoded once more at its own quality.
+        errors.append(measure_error(recreated, recreate(encode_decode(real, real_codec[0], real_codec[1])), None))
     ok, detail = compare_within_codec(composite, candidates, None, errors)
     return None if ok else f"differs from the re-applied transfer: {detail}"

@@ -484,9 +484,11 @@ def _check_metadata(rows: dict[str, dict[str, Any]], membership: dict[str, list[
         for column, value in expected.items():
             if column in row and _normalised(row[column], value.split("/")[0]) != value:
                 found.add("metadata-rows", path, f"{column} {row[column]!r} != {value!r}")
-        for column, recorded_id in (("image_id", identifier), ("foreground_id", foreground), ("k", str(k))):
-            if column in row and str(row[column]) != recorded_id:
-                found.add("metadata-rows", path, f"{column} {row[column]!r} != {recorded_id!r} from the file name")
+        accepted = {"image_id": (identifier,), "foreground_id": (foreground, f"{identifier}_{foreground}"),
+                    "k": (str(k),)}
+        for column, values in accepted.items():
+            if column in row and str(row[column]) not in values:
+                found.add("metadata-rows", path, f"{column} {row[column]!r} != {values[0]!r} from the file name")
         for column, file in (("composite_sha256", path), ("real_sha256", real), ("mask_sha256", mask)):
             info = infos.get(file)
             recorded = row.get(column)

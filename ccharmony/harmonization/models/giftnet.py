@@ -177,13 +177,10 @@ class GIFT(nn.Module):
 
     def __init__(self, global_channels: int, channels: int, options: GIFTOptions) -> None:
         super().__init__()
-        self.mlp = nn.Sequential(
-            nn.Linear(global_channels, options.hidden),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Linear(options.hidden, channels),
-        )
-        nn.init.zeros_(self.mlp[2].weight)
-        nn.init.zeros_(self.mlp[2].bias)
+        last = nn.Linear(options.hidden, channels)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.mlp = nn.Sequential(nn.Linear(global_channels, options.hidden), nn.LeakyReLU(0.2, inplace=True), last)
         self.conv = ModulatedConv2d(channels, channels, 3, demodulate=options.demodulate)
         with torch.no_grad():
             self.conv.weight.mul_(options.init_noise)

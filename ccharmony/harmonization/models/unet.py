@@ -264,6 +264,8 @@ class UNet(nn.Module):
     """
 
     name = "unet"
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, options: UNetOptions | None = None) -> None:
         super().__init__()
