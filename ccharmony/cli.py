@@ -312,7 +312,7 @@ def _add_harmonize(sub):  # noqa: ANN001, ANN202
     p.add_argument("--checkpoint", required=True, help="checkpoint of a trained model")
     p.add_argument("-o", "--output", required=True, help="output PNG")
     p.add_argument("--size", type=int, default=None,
-                   help="side the model runs at (default: the checkpoint's inference size)")
+                   help="side the model runs at (None: the checkpoint's inference size)")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"], help="device")
     p.set_defaults(run=_run_harmonize)
 

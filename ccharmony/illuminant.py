@@ -312,11 +312,11 @@ def illuminant_grey_edge_vandeWeijer2007(RGB: ArrayLike, *, mask: ArrayLike | No
     >>> illuminant_grey_edge_vandeWeijer2007(RGB).round(4).tolist()
     [0.3333, 0.6667, 0.6667]
     """
-    image = np.asarray(RGB, np.float32)
+    image: np.ndarray = np.asarray(RGB, np.float32)
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"RGB must have shape (H, W, 3), got {image.shape}")
     if sigma > 0:
-        image = cv2.GaussianBlur(image, (0, 0), sigma)
+        image = np.asarray(cv2.GaussianBlur(image, (0, 0), sigma))
     dx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3)
     dy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3)
     magnitude = np.sqrt(dx**2 + dy**2)

@@ -34,8 +34,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
-from ccharmony._types import NDArrayFloat, PathType
+from ccharmony._types import PathType
 from ccharmony.checker.detect import checker_from_corners
 from ccharmony.checker.geometry import corners_from_patch_centres
 from ccharmony.checker.records import Checker
@@ -371,7 +372,7 @@ def read_patch_boxes_csv(path: PathType, image: str) -> Checker:
     return Checker(corners=corners, patches=patches, method="annotation")
 
 
-def read_gehler_groundtruth(path: PathType) -> NDArrayFloat:
+def read_gehler_groundtruth(path: PathType) -> NDArray[np.float64]:
     """
     Read Gehler-Shi ground truth from a ``.mat`` file (variable ``real_rgb``).
 
@@ -408,7 +409,7 @@ def read_gehler_groundtruth(path: PathType) -> NDArrayFloat:
     ...
     ccharmony.errors.AnnotationError: missing.mat: no such ground-truth file
     """
-    from scipy.io import loadmat  # scipy comes with scikit-image
+    from scipy.io import loadmat  # type: ignore[import-untyped]  # scipy comes with scikit-image
 
     if not Path(path).is_file():
         raise AnnotationError(f"{path}: no such ground-truth file")
@@ -424,7 +425,7 @@ def read_gehler_groundtruth(path: PathType) -> NDArrayFloat:
     return values
 
 
-def read_nus_groundtruth(path: PathType) -> NDArrayFloat:
+def read_nus_groundtruth(path: PathType) -> NDArray[np.float64]:
     """
     Read an FFCC NUS-8 ground-truth illuminant (three numbers, one per line).
 

@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from numpy.typing import ArrayLike
-
-from ccharmony._types import NDArrayFloat
+from numpy.typing import ArrayLike, NDArray
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
@@ -66,7 +64,7 @@ CHART_CORNERS = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]], np.fl
 """Outer corners in chart coordinates, §4 order (dark skin, bluish green, black, white)."""
 
 
-def _chart_patch_quads() -> NDArrayFloat:
+def _chart_patch_quads() -> NDArray[np.float64]:
     quads = np.empty((24, 4, 2), np.float64)
     for index in range(24):
         row, column = divmod(index, 6)
@@ -83,7 +81,7 @@ CHART_PATCH_CENTRES = CHART_PATCH_QUADS.mean(axis=1)
 """``(24, 2)`` patch centres in chart coordinates, code order."""
 
 
-def chart_homography(corners: ArrayLike) -> NDArrayFloat:
+def chart_homography(corners: ArrayLike) -> NDArray[np.float64]:
     """
     Return the homography from chart coordinates to image pixels.
 
@@ -112,7 +110,7 @@ def chart_homography(corners: ArrayLike) -> NDArrayFloat:
     return cv2.getPerspectiveTransform(source, target).astype(np.float64)
 
 
-def apply_homography(H: ArrayLike, points: ArrayLike) -> NDArrayFloat:
+def apply_homography(H: ArrayLike, points: ArrayLike) -> NDArray[np.float64]:
     """
     Map points ``(..., 2)`` through the homography ``H``.
 
@@ -145,7 +143,7 @@ def apply_homography(H: ArrayLike, points: ArrayLike) -> NDArrayFloat:
     return mapped.reshape(points.shape)
 
 
-def patch_quads_from_corners(corners: ArrayLike) -> NDArrayFloat:
+def patch_quads_from_corners(corners: ArrayLike) -> NDArray[np.float64]:
     """
     Return the 24 patch quadrilaterals of the chart with these outer corners.
 
@@ -173,7 +171,7 @@ def patch_quads_from_corners(corners: ArrayLike) -> NDArrayFloat:
     return apply_homography(chart_homography(corners), CHART_PATCH_QUADS)
 
 
-def corners_from_patch_centres(centres: ArrayLike) -> NDArrayFloat:
+def corners_from_patch_centres(centres: ArrayLike) -> NDArray[np.float64]:
     """
     Fit the outer corners to 24 patch centres given in code order.
 
@@ -203,7 +201,7 @@ def corners_from_patch_centres(centres: ArrayLike) -> NDArrayFloat:
     return apply_homography(H, CHART_CORNERS)
 
 
-def order_corners_clockwise(points: ArrayLike) -> NDArrayFloat:
+def order_corners_clockwise(points: ArrayLike) -> NDArray[np.float64]:
     """
     Sort four points clockwise on screen (image ``y`` pointing down).
 

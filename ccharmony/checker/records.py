@@ -19,6 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from typing import Any
+
+from numpy.typing import NDArray
+
 from ccharmony._types import NDArrayBool, NDArrayFloat
 
 __author__ = "ccharmony developers"
@@ -47,8 +51,8 @@ class Checker:
         Backend-specific confidence, higher is better; ``nan`` when unknown.
     """
 
-    corners: NDArrayFloat
-    patches: NDArrayFloat
+    corners: NDArray[np.floating[Any]]
+    patches: NDArray[np.floating[Any]]
     method: str
     score: float = float("nan")
 

@@ -106,7 +106,7 @@ def _clusters(centres: np.ndarray, sides: np.ndarray, minimum: int) -> list[np.n
     adjacent = (distance < 2.0 * np.maximum(sides[:, None], sides[None])) & (ratio < 1.8) & (ratio > 1 / 1.8)
     np.fill_diagonal(adjacent, False)
     label = -np.ones(count, int)
-    groups = []
+    groups: list[np.ndarray] = []
     for start in range(count):
         if label[start] >= 0:
             continue

@@ -409,9 +409,8 @@ def train(
                     outputs = model(batch["images"], batch["masks"])
                     if teacher is not None:
                         with torch.no_grad():
-                            batch["teacher_relation_maps"] = teacher.relation_maps(
-                                batch["target_images"], batch["masks"]
-                            )
+                            relation_maps = getattr(teacher, "relation_maps")
+                            batch["teacher_relation_maps"] = relation_maps(batch["target_images"], batch["masks"])
                     loss, values = compute_loss(loss_terms, outputs, batch)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()

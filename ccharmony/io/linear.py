@@ -13,7 +13,9 @@ mosaics stored as PNG / TIFF:
     ``<camera>_gt.mat`` file.
 -   :func:`resolve_levels`: flags, then table, then ``_gt.mat``, then the
     container's full range.
--   :func:`linear_from_pixels`: 3-channel linear pixels -> :class:`LinearImage`.
+-   :func:`linear_from_pixels`: 3-channel linear pixels -> :class:`LinearImage`
+    (with the camera's XYZ -> camera matrix from
+    :mod:`ccharmony.io.camera_matrices` when the camera is known).
 -   :func:`bayer_from_pixels`: single-channel mosaic -> :class:`LinearImage`.
 
 Level table and its sources
@@ -49,7 +51,15 @@ could cite, so the table does not hard-code them: the reader looks for the
 Camera names from file names: ``IMG_dddd`` (16-bit) -> Canon5D and ``8D5Udddd``
 -> Canon1D (Gehler-Shi; the ``folds.mat`` file list in fc4 orders 86 ``8D5U*``
 Canon 1D files before 482 ``IMG_*`` Canon 5D files); ``<Camera>_dddd`` with one of
-the eight NUS-8 camera names.
+the eight NUS-8 camera names, or ``NikonD40`` (released with the NUS set but
+left out of the 8-camera benchmark; dataset ``"NUS"`` in the table).
+
+Colour matrix: linear PNG / TIFF files carry none, so for a recognised camera
+(file name or ``camera=``) :func:`linear_from_pixels` sets
+``ImageMetadata.camera_matrix`` from
+:data:`ccharmony.io.camera_matrices.CAMERA_MATRICES` (Adobe DNG ColorMatrix2,
+D65, as collected by dcraw/LibRaw) and records its source in
+``extra["camera_matrix_source"]``; otherwise it stays ``None``.
 
 References
 ----------
@@ -78,6 +88,7 @@ import numpy as np
 
 from ccharmony._types import PathType
 from ccharmony.errors import ConfigError, UnsupportedFormatError
+from ccharmony.io.camera_matrices import CAMERA_MATRICES, CAMERA_MATRIX_SOURCE
 from ccharmony.io.image import ImageMetadata, LinearImage
 from ccharmony.io.mosaic import cfa_channel_indices, develop_mosaic, site_black_levels
 
@@ -153,12 +164,17 @@ LINEAR_CAMERA_LEVELS: dict[str, CameraLevels] = {
             ("SonyA57", "Sony", "SLT-A57"),
         )
     },
+    "NikonD40": CameraLevels("NikonD40", "NUS", None, None, "Nikon", "D40", _NUS_NOTE),
 }
 """Camera name -> :class:`CameraLevels` (see the module docstring for sources)."""
 
 NUS8_CAMERAS: tuple[str, ...] = tuple(k for k, v in LINEAR_CAMERA_LEVELS.items() if v.dataset == "NUS-8")
 
-_NUS_NAME = re.compile(r"^(" + "|".join(NUS8_CAMERAS) + r")_\d+$", re.IGNORECASE)
+_NUS_NAMES: tuple[str, ...] = tuple(k for k, v in LINEAR_CAMERA_LEVELS.items() if v.dataset.startswith("NUS"))
+# longest first, so that no name is matched by a prefix of another
+_NUS_NAME = re.compile(
+    r"^(" + "|".join(sorted(_NUS_NAMES, key=len, reverse=True)) + r")_\d+$", re.IGNORECASE
+)
 _GEHLER_5D = re.compile(r"^IMG_\d{4}$")
 _GEHLER_1D = re.compile(r"^8D5U\d{4}$")
 
@@ -406,7 +422,12 @@ def linear_from_pixels(
     -------
     LinearImage
         ``RGB = (pixels - black) / (white - black)`` float32; ``clipped`` where
-        any channel is at or above the white level.
+        any channel is at or above the white level. For a camera of the table
+        (``camera`` or the file name), ``metadata.camera_matrix`` is its XYZ
+        (D65) -> camera matrix from
+        :data:`~ccharmony.io.camera_matrices.CAMERA_MATRICES` and make / model
+        are the table's; otherwise ``camera_matrix`` is ``None`` and make /
+        model are the given EXIF values.
 
     Notes
     -----
@@ -415,7 +436,7 @@ def linear_from_pixels(
 
     References
     ----------
-    :cite:`Shi2010`, :cite:`Cheng2014`, :cite:`Barron2017`
+    :cite:`Shi2010`, :cite:`Cheng2014`, :cite:`Barron2017`, :cite:`LibRaw`
     """
     if pixels.ndim != 3 or pixels.shape[2] != 3:
         raise UnsupportedFormatError(f"{path}: linear RGB needs 3 channels, got shape {pixels.shape}")
@@ -433,6 +454,11 @@ def linear_from_pixels(
         RGB *= np.float32(scale)
     clipped = channel_max(pixels) >= levels.white_level
     entry = LINEAR_CAMERA_LEVELS.get(levels.camera or "")
+    colour_matrix = CAMERA_MATRICES.get(levels.camera or "")
+    extra: dict[str, object] = {"levels_source": levels.source, "camera_key": levels.camera or "",
+                                "bit_depth": bit_depth}
+    if colour_matrix is not None:
+        extra["camera_matrix_source"] = f"{CAMERA_MATRIX_SOURCE}, row {colour_matrix.table_row}"
     metadata = ImageMetadata(
         path=str(path),
         source_kind="linear",
@@ -440,9 +466,10 @@ def linear_from_pixels(
         model=entry.model if entry else model,
         black_level=(levels.black_level,) * 3,
         white_level=levels.white_level,
+        camera_matrix=colour_matrix.as_tuple if colour_matrix is not None else None,
         orientation=orientation,
         original_size=(int(pixels.shape[0]), int(pixels.shape[1])),
-        extra={"levels_source": levels.source, "camera_key": levels.camera or "", "bit_depth": bit_depth},
+        extra=extra,
     )
     return LinearImage(RGB=RGB, clipped=clipped, metadata=metadata)
 

@@ -84,7 +84,7 @@ def write_synthetic_dataset(
     test_every
         Period of the test split over images.
     name
-        Dataset name, the prefix of ``<name>_train.txt``.
+        Dataset name, the prefix of the split lists (:func:`ccharmony.dataset.layout.list_file_name`).
     metadata
         Write ``metadata.parquet`` and ``build.json``; without them the folder
         looks like a third-party iHarmony4 dataset.
@@ -231,7 +231,7 @@ def write_synthetic_benchmark(
     run.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     names = []
-    for list_file in sorted(Path(dataset).glob("*_test.txt")):
+    for list_file in layout.find_split_lists(dataset)["test"]:
         names += [line.strip() for line in list_file.read_text().splitlines() if line.strip()]
     rows = []
     for model_index, model in enumerate(models):

@@ -181,18 +181,18 @@ def _read_lists(root: Path) -> tuple[str, dict[str, str], list[Path]]:
     splits: dict[str, str] = {}
     names: list[str] = []
     files: list[Path] = []
-    for split in layout.SPLITS:
-        for list_file in sorted(root.glob(f"*_{split}.txt")):
+    for split, list_files in layout.find_split_lists(root).items():
+        for list_file in list_files:
             try:
                 lines = list_file.read_text(encoding="utf-8").splitlines()
             except (OSError, UnicodeDecodeError) as error:
                 raise DatasetError(f"{list_file}: cannot read the split list ({error})") from error
             files.append(list_file)
-            names.append(list_file.name[: -len(f"_{split}.txt")])
+            names.append(list_file.stem[: -len(split)].rstrip("_-"))
             for line in lines:
                 if line.strip():
                     splits[_bare(line.strip())] = split
-    name = names[0] if len(set(names)) == 1 else root.resolve().name
+    name = names[0] if len(set(names)) == 1 and names[0] else root.resolve().name
     return name, splits, files
 
 
@@ -257,7 +257,7 @@ def _from_lists(root: Path, splits: dict[str, str], notes: list[str]) -> pd.Data
         folder = root / layout.COMPOSITE_DIR
         names = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
         if names:
-            notes.append("No split lists (*_train.txt, *_test.txt): every composite is in split 'unknown'.")
+            notes.append("No split lists (*train.txt, *test.txt): every composite is in split 'unknown'.")
     notes.append("No metadata.parquet: cameras, illuminants and angles are unknown; foreground ratios "
                  "are measured from the masks.")
     rows = []
@@ -309,7 +309,8 @@ def read_dataset(path: PathType) -> DatasetView:
     Without ``metadata.parquet`` the image id, foreground and ``k`` come from
     the composite names (``<id>_<fg>_<k>.<ext>``; the last two ``"_"`` split
     it, so third-party ids may contain ``"_"``), the split from the
-    ``*_train.txt``/``*_test.txt`` lists, and the real image and mask from
+    ``*train.txt``/``*test.txt`` lists (:func:`ccharmony.dataset.layout.find_split_lists`),
+    and the real image and mask from
     the iHarmony4 naming rule.
     """
     root = Path(path)

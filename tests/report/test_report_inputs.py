@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ccharmony.dataset import layout
 from ccharmony.errors import DatasetError
 from ccharmony.report.inputs import COMPOSITE_COLUMNS, read_benchmark, read_dataset
 
@@ -33,10 +34,13 @@ def test_read_dataset_without_metadata(tmp_path: Path, synthetic_dataset: Path) 
     (folder / "metadata.parquet").unlink()
     (folder / "build.json").unlink()
     # Third-party lists may carry the folder prefix, and ids may contain "_".
-    lines = (folder / "ccHarmony_test.txt").read_text().splitlines()
-    (folder / "ccHarmony_test.txt").write_text("".join(f"composite_images/{line}\n" for line in lines))
+    (folder / layout.list_file_name("ccHarmony", "train")).rename(folder / "HCOCO_train.txt")
+    test_list = folder / layout.list_file_name("ccHarmony", "test")
+    lines = test_list.read_text().splitlines()
+    test_list.unlink()
+    (folder / "HCOCO_test.txt").write_text("".join(f"composite_images/{line}\n" for line in lines))
     view = read_dataset(folder)
-    assert not view.has_metadata
+    assert not view.has_metadata and view.name == "HCOCO"
     frame = view.composites
     assert len(frame) == 24
     assert frame["split"].value_counts().to_dict() == {"train": 18, "test": 6}

@@ -19,6 +19,7 @@ import numpy as np
 
 from ccharmony.dataset.phash import phash
 from ccharmony.dataset.verify._codec import (
+    DEEP_TOLERANCE_FACTOR,
     TOLERANCE_FACTOR,
     TOLERANCE_MEAN_OFFSET,
     CodecError,
@@ -256,5 +257,5 @@ def _deep(composite: np.ndarray, info: FileInfo, real: np.ndarray, real_info: Fi
         # foreground (amplified where it has gains > 1): measure it by re-applying the transfer to
         # the real image re-encoded once more at its own quality.
         errors.append(measure_error(recreated, recreate(encode_decode(real, real_codec[0], real_codec[1])), None))
-    ok, detail = compare_within_codec(composite, candidates, None, errors)
+    ok, detail = compare_within_codec(composite, candidates, None, errors, factor=DEEP_TOLERANCE_FACTOR)
     return None if ok else f"differs from the re-applied transfer: {detail}"
