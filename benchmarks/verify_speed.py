@@ -6,7 +6,10 @@ images of 1000-1500 px on the long side (JPEG q95, 4:4:4 like the builder),
 426 foregrounds (76 images with two), 10 composites per foreground (4260
 pairs) made with the paper's poly11 transfer (recorded in metadata.parquet so
 that ``--deep`` has something to re-apply), split lists, build.json and a
-card. Then times shallow and deep verification and prints a table.
+card. Then times shallow and deep verification and prints a table with the
+wall time, the CPU time (this process and the worker pool) and the load
+average: on a shared machine the wall time depends on the other jobs, and
+CPU seconds / 2 is the wall time two free cores would need.
 
     python benchmarks/verify_speed.py                 # workers 2, shallow + deep
     python benchmarks/verify_speed.py --workers 1 2   # several worker counts
@@ -148,6 +151,14 @@ def generate(root: Path, *, n_images: int, n_two: int, processes: int) -> Path:
     return root
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (the worker pool)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, nargs="+", default=[2])
@@ -163,18 +174,22 @@ def main() -> int:
 
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     lines = [f"dataset: {root} ({size / 2**30:.2f} GiB), {os.cpu_count()} CPUs",
-             "| mode    | workers | pairs | seconds | pairs/s | sound |",
-             "|---------|---------|-------|---------|---------|-------|"]
+             "| mode    | workers | pairs | wall s | CPU s | CPU s / 2 cores | load avg | pairs/s | sound |",
+             "|---------|---------|-------|--------|-------|-----------------|----------|---------|-------|"]
     for deep in (False,) if args.no_deep else (False, True):
         for workers in args.workers:
+            cpu_before = _cpu_seconds()
             started = time.perf_counter()
             report = verify_dataset(root, deep=deep, workers=workers, progress=False)
             seconds = time.perf_counter() - started
+            cpu = _cpu_seconds() - cpu_before
+            load = os.getloadavg()[0]
             pairs = report.summary["counts"]["composites"]
             mode = "deep" if deep else "shallow"
             if deep and report.check("deep-reapply").status != "ok":
                 mode += f" ({report.check('deep-reapply').status}: {report.check('deep-reapply').detail[:60]})"
-            lines.append(f"| {mode:7s} | {workers:7d} | {pairs:5d} | {seconds:7.1f} | {pairs / seconds:7.1f} "
+            lines.append(f"| {mode:7s} | {workers:7d} | {pairs:5d} | {seconds:6.1f} | {cpu:5.1f} | {cpu / 2:15.1f} "
+                         f"| {load:8.1f} | {pairs / seconds:7.1f} "
                          f"| {'yes' if report.ok else 'NO: ' + ','.join(report.summary['problems'])} |")
             print(lines[-1], file=sys.stderr)
     print("\n".join(lines))

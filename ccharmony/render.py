@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import colour
+import cv2
 import numpy as np
 
 from ccharmony._types import ArrayLike, NDArrayFloat, NDArrayUInt8
@@ -337,30 +338,52 @@ def render_srgb(
     array = np.asarray(RGB)
     if array.ndim == 0 or array.shape[-1] != 3:
         raise ValueError(f"RGB must have shape (..., 3), got {array.shape}")
-    flat = array.reshape(-1, 3)
-    out = np.empty(flat.shape, dtype=np.uint8)
+    if array.size == 0:
+        return np.zeros(array.shape, dtype=np.uint8)
+    # Row bands of an (H, W, 3) image: a cropped view is never copied whole.
+    bands = array.reshape(-1, array.shape[-2], 3) if array.ndim >= 3 else array.reshape(-1, 1, 3)
+    out = np.empty(bands.shape, dtype=np.uint8)
     table = _srgb8_table()
     cells = float(_LUT_CELLS)
     # Scaling the matrix by a power of two scales every product and sum exactly,
     # so ``block`` is exactly ``cells`` times the linear sRGB of render_srgb_float.
     M = P.combined.T * cells
-    step = max(1, int(block_pixels))
-    for start in range(0, flat.shape[0], step):
-        block = np.einsum("nk,kc->nc", flat[start : start + step].astype(np.float64), M)
-        # fmax / fmin map NaN to 0 (render_srgb_float's NaN also ends as 0).
-        np.fmax(block, 0.0, out=block)
-        np.fmin(block, cells, out=block)
-        codes = table[block.astype(np.int32)]
+    step = max(1, int(block_pixels) // bands.shape[1])
+    for start in range(0, bands.shape[0], step):
+        pixels = bands[start : start + step]
+        block64 = pixels.astype(np.float64).reshape(-1, 3)
+        if np.abs(pixels).max(initial=0.0) <= _FAST_LIMIT:  # finite, moderate: no NaN / inf
+            # OpenCV's product may differ from einsum's in the last bits: well below
+            # one table cell, and values in the cells next to an output step are
+            # recomputed below from the exact product.
+            block = cv2.transform(block64.reshape(-1, 1, 3), M.T).reshape(-1, 3)
+            np.minimum(block, cells, out=block)
+            exact = False
+        else:
+            block = np.einsum("nk,kc->nc", block64, M)
+            # fmax / fmin map NaN to 0 (render_srgb_float's NaN also ends as 0).
+            np.fmax(block, 0.0, out=block)
+            np.fmin(block, cells, out=block)
+            exact = True
+        codes = np.take(table, block.astype(np.intp), mode="clip")  # index < 0 -> cell 0
         steps = np.flatnonzero(codes > 255)
         if steps.size:
-            values = block.reshape(-1)[steps] / cells
-            codes.reshape(-1)[steps] = _srgb8_exact(values)
-        out[start : start + step] = codes
+            rows, channels = np.divmod(steps, 3)
+            if exact:
+                values = block[rows, channels]
+            else:
+                product = np.einsum("nk,kc->nc", block64[rows], M)  # the exact product
+                values = np.fmin(np.fmax(product[np.arange(rows.size), channels], 0.0), cells)
+            codes.reshape(-1)[steps] = _srgb8_exact(values / cells)
+        out[start : start + step] = codes.reshape(pixels.shape)
     return out.reshape(array.shape)
 
 
 _LUT_CELLS = 1 << 20
 """Cells of [0, 1] in :func:`render_srgb`'s look-up table (a power of two)."""
+
+_FAST_LIMIT = 1e3
+"""Largest absolute input value of :func:`render_srgb`'s OpenCV path (product error << one cell)."""
 
 
 def _srgb8_exact(values: np.ndarray) -> np.ndarray:

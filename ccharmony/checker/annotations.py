@@ -195,7 +195,7 @@ def read_macbeth_txt(path: PathType, *, image_size: tuple[int, int]) -> Checker:
     path
         The text file: line 1 = reference frame ``width height``, lines 2-5 =
         the chart corners ``x y``, then 24 x 4 patch corners ``x y`` (patches
-        in code order, corners clockwise from top-left). Eleven of the 592
+        in code order, corners clockwise from top-left). 22 of the 592
         Gehler files lack line 1; for those the frame of the camera named by
         the file (``8D5U*`` Canon 1D, ``IMG_*`` Canon 5D) is used, turned to
         the image's orientation.

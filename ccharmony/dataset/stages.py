@@ -220,6 +220,7 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
     start = _elapsed(timings, "decode", start)
 
     masks = {letter: _read_mask(path) for letter, path in task.masks}
+    start = _elapsed(timings, "masks", start)
     mask_sizes = {mask.shape for mask in masks.values()}
     if len(mask_sizes) > 1:
         raise AnnotationError(f"{task.image}: its masks have different sizes {sorted(mask_sizes)}")
@@ -306,8 +307,12 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
     for letter, mask in masks.items():
         _save_npy(task.cache_dir / f"{ident}_{letter}.mask.npy", mask)
     if pipeline.domain == "linear":
-        union = np.any(np.stack(list(masks.values())), axis=0)
-        _save_npy(task.cache_dir / f"{ident}.linear.npy", np.where(union[..., None], cropped, 0).astype(np.float32))
+        # Only the foreground pixels, in row-major order of the union of the masks.
+        union = np.flatnonzero(np.any(np.stack(list(masks.values())), axis=0))
+        _save_npy(task.cache_dir / f"{ident}.union.npy", union)
+        rows_of = union // cropped.shape[1]
+        _save_npy(task.cache_dir / f"{ident}.linear.npy",
+                  np.ascontiguousarray(cropped[rows_of, union - rows_of * cropped.shape[1]], dtype=np.float32))
     _elapsed(timings, "encode", start)
 
     return PreparedImage(
@@ -395,6 +400,25 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
             np.save(handle, array, allow_pickle=False)
 
 
+def _distinct_colours(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Return the distinct colours of ``(n, 3)`` uint8 pixels and each pixel's index.
+
+    ``colours[inverse]`` equals ``pixels``; a presence table over the 2^24 colours
+    (no sort), colours in increasing ``(r, g, b)`` order.
+    """
+    codes = (pixels[:, 0].astype(np.int32) << 16) | (pixels[:, 1].astype(np.int32) << 8) | pixels[:, 2]
+    present = np.zeros(1 << 24, dtype=np.bool_)
+    present[codes] = True
+    unique = np.flatnonzero(present).astype(np.int32)
+    del present
+    lookup = np.empty(1 << 24, dtype=np.int32)
+    lookup[unique] = np.arange(unique.size, dtype=np.int32)
+    inverse = lookup[codes]
+    colours = np.stack([unique >> 16, (unique >> 8) & 255, unique & 255], axis=-1).astype(np.uint8)
+    return colours, inverse
+
+
 def fit_chain(source: dict[str, Any], target: dict[str, Any], pipeline: Pipeline):  # noqa: ANN201
     """
     Return the transfer of two prepared images' patch colours.
@@ -420,7 +444,6 @@ def make_composites(task: CompositeTask, pipeline: Pipeline) -> tuple[list[dict[
         One metadata row per composite (without the sha256 of files it does not
         produce), the encoded composites by relative path, stage times in seconds.
     """
-    from ccharmony.composite import composite
     from ccharmony.dataset.reapply import apply_record_to_foreground, transfer_record
     from ccharmony.illuminant import angular_error
     from ccharmony.io.encode import encode_image
@@ -430,14 +453,25 @@ def make_composites(task: CompositeTask, pipeline: Pipeline) -> tuple[list[dict[
     source = task.source
     ident = source["id"]
     real8 = np.load(task.cache_dir / f"{ident}.real.npy")
-    linear = np.load(task.cache_dir / f"{ident}.linear.npy") if pipeline.domain == "linear" else None
+    linear = union = None
+    if pipeline.domain == "linear":
+        linear = np.load(task.cache_dir / f"{ident}.linear.npy", mmap_mode="r")
+        union = np.load(task.cache_dir / f"{ident}.union.npy")
+    real_flat = real8.reshape(-1, 3)
     extension = f".{pipeline.image_format}"
     rows: list[dict[str, Any]] = []
     files: dict[str, bytes] = {}
     start = _elapsed(timings, "load", start)
     for letter in sorted(source["foregrounds"]):
         mask = np.load(task.cache_dir / f"{ident}_{letter}.mask.npy")
-        pixels = (real8 if linear is None else linear)[mask]
+        inside = np.flatnonzero(mask)  # row-major, the order of real8[mask]
+        del mask
+        if linear is None:
+            # 8-bit sources: map each distinct colour once, for all K targets.
+            colours, inverse = _distinct_colours(real_flat[inside])
+        else:
+            pixels = linear[np.searchsorted(union, inside)]
+        start = _elapsed(timings, "load", start)
         for k, target in enumerate(task.targets[letter], start=1):
             start = time.perf_counter()
             chain = fit_chain(source, target, pipeline)
@@ -448,9 +482,15 @@ def make_composites(task: CompositeTask, pipeline: Pipeline) -> tuple[list[dict[
                 target_render=target["render"],
             )
             start = _elapsed(timings, "fit", start)
-            mapped = np.empty_like(real8)
-            mapped[mask] = apply_record_to_foreground(pixels, record)
-            result = composite(real8, mask, mapped)
+            if linear is None:
+                mapped = apply_record_to_foreground(colours, record)[inverse]
+            else:
+                mapped = apply_record_to_foreground(pixels, record)
+            # ccharmony.composite.composite with a binary mask: the real image with
+            # the mapped foreground pixels put in place.
+            result = real8.copy()
+            result.reshape(-1, 3)[inside] = mapped
+            del mapped
             start = _elapsed(timings, "transfer", start)
             name = composite_name(ident, letter, k, extension=extension)
             data = encode_image(

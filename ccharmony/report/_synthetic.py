@@ -231,7 +231,7 @@ def write_synthetic_benchmark(
     run.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     names = []
-    for list_file in layout.find_split_lists(dataset)["test"]:
+    for list_file in layout.find_split_lists(Path(dataset))["test"]:
         names += [line.strip() for line in list_file.read_text().splitlines() if line.strip()]
     rows = []
     for model_index, model in enumerate(models):

@@ -63,8 +63,10 @@ COMPOSITE_COLUMNS = (
     "width",
     "height",
 )
-"""Columns of :attr:`DatasetView.composites`. Unknown text is ``"unknown"``,
-unknown numbers are NaN and unknown illuminants are ``None``."""
+"""Columns of :attr:`DatasetView.composites`. ``foreground_id`` is the short
+foreground id (``"a"``, also where the metadata records ``"<id>_a"``). Unknown
+text is ``"unknown"``, unknown numbers are NaN and unknown illuminants are
+``None``."""
 
 LOWER_IS_BETTER = ("mse", "fmse", "lpips", "de", "delta_e")
 """Metric names (lower case) for which smaller is better; others are larger-is-better."""
@@ -227,8 +229,10 @@ def _from_metadata(root: Path, splits: dict[str, str], notes: list[str]) -> pd.D
     out["composite_path"] = frame["composite_file_name"].map(lambda v: _relative(v, layout.COMPOSITE_DIR))
     parsed = [_parse(name) for name in out["composite"]]
     out["image_id"] = frame["image_id"].astype(str) if "image_id" in frame else [p[0] for p in parsed]
-    out["foreground_id"] = (frame["foreground_id"].astype(str) if "foreground_id" in frame
-                            else [p[1] for p in parsed])
+    # The builder may record the foreground as "<id>_<fg>" (the mask stem); keep the short "<fg>".
+    out["foreground_id"] = ([f[len(i) + 1:] if f.startswith(f"{i}_") else f
+                             for i, f in zip(out["image_id"], frame["foreground_id"].astype(str))]
+                            if "foreground_id" in frame else [p[1] for p in parsed])
     out["k"] = frame["k"].astype(int) if "k" in frame else [p[2] for p in parsed]
     out["real_path"] = (frame["real_file_name"].map(lambda v: _relative(v, layout.REAL_DIR))
                         if "real_file_name" in frame

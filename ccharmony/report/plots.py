@@ -232,10 +232,12 @@ def svg_illuminant_chromaticities(
         parts.append(f'<circle class="point" cx="{frame.x(x):.1f}" cy="{frame.y(y):.1f}" r="3.2" fill="{fill}" '
                      f'stroke="{colour[camera]}" stroke-width="1.3"><title>{escape(image)} '
                      f'({escape(camera)}): r={x:.4f} b={y:.4f}</title></circle>')
+    # Legend in the lower-left corner: illuminants spread from upper left to lower right.
     for i, name in enumerate(camera_names):
-        y = _MARGIN["top"] + 12 + 15 * i
-        parts.append(f'<circle cx="{frame.right - 110}" cy="{y - 4}" r="4" fill="{colour[name]}"/>'
-                     f'<text x="{frame.right - 100}" y="{y}">{escape(name)}</text>')
+        y = frame.bottom - 10 - 15 * (len(camera_names) - 1 - i)
+        label = name if len(name) <= 44 else name[:43] + "…"
+        parts.append(f'<circle cx="{frame.left + 12}" cy="{y - 4}" r="4" fill="{colour[name]}"/>'
+                     f'<text x="{frame.left + 22}" y="{y}">{escape(label)}</text>')
     label = f"{title}: {len(points)} images, {len(unique_pairs)} image pairs"
     parts.append(f'<text x="{frame.right}" y="20" text-anchor="end" fill="#555">{len(points)} images, '
                  f'{len(unique_pairs)} pairs</text>')

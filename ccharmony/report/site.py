@@ -370,7 +370,7 @@ def _plots(view: DatasetView, folder: Path) -> str:
     files = {
         "illuminants.svg": plots.svg_illuminant_chromaticities(
             illuminants, zip(composites["source_image"], composites["target_image"]), cameras=cameras,
-            title="Illuminants (camera RGB chromaticity), lines = composites"),
+            title="Illuminant chromaticities (lines: composites)"),
         "angles.svg": plots.svg_histogram(
             composites["illuminant_angle_deg"].to_numpy(), groups=composites["split"].tolist(), bins=24,
             title="Illuminant angle between source and target", x_label="angle (degrees)"),

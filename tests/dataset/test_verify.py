@@ -21,7 +21,7 @@ from ccharmony.errors import ConfigError, DatasetError
 sys.path.insert(0, str(Path(__file__).parent))
 from verify_fixtures import jpeg, png, reapply_gains, textured_image, write_dataset  # noqa: E402
 
-TRAIN_LIST, TEST_LIST = "Synth_train.txt", "Synth_test.txt"
+TRAIN_LIST, TEST_LIST = "Synthtrain.txt", "Synthtest.txt"
 COMPOSITE = f"{COMPOSITE_DIR}/Cam0-0000_a_1.jpg"  # a train composite of image Cam0-0000
 MASK = f"{MASK_DIR}/Cam0-0000_a.png"
 
@@ -293,6 +293,8 @@ def test_bad_names_are_reported(dataset: Path) -> None:
 def test_third_party_layout(tmp_path: Path) -> None:
     """An iHarmony4-style folder: no metadata, build.json or card; the checks that apply, and a note."""
     folder = write_dataset(tmp_path / "HFoo", metadata=False, name="HFoo")
+    for split in ("train", "test"):  # iHarmony4 spells its lists HCOCO_train.txt
+        (folder / f"HFoo{split}.txt").rename(folder / f"HFoo_{split}.txt")
     report = _verify(folder)
     assert report.ok
     statuses = {check.name: check.status for check in report.checks}
@@ -301,6 +303,7 @@ def test_third_party_layout(tmp_path: Path) -> None:
     assert statuses["metadata"] == "note"
     assert statuses["outside-mask-equal"] == statuses["split-near-duplicates"] == "ok"
     assert report.summary["splits"]["train"]["composites"] == 4
+    assert report.summary["list_files"] == {"train": "HFoo_train.txt", "test": "HFoo_test.txt"}
 
 
 def test_usage_errors(tmp_path: Path) -> None:

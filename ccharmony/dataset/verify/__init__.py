@@ -35,8 +35,8 @@ levels for smooth images) or shifts a whole region by more than its mean
 error. Inside the mask the mean difference must exceed ``1.5 E_mean + 0.5``
 (and be non-zero for lossless files). ``--deep`` compares the stored
 composite with the one re-created by
-:func:`ccharmony.dataset.reapply.reapply_transfer` over the whole image by the
-same rule, where ``E`` adds the error of re-encoding the re-created
+:func:`ccharmony.dataset.reapply.reapply_transfer` inside the mask (outside
+it the shallow check applies) by the same rule, where ``E`` adds the error of re-encoding the re-created
 composite and the real image's own JPEG error carried through the transfer
 (the difference made by re-applying it to the real image re-encoded once
 more), with a factor of 2 instead of 1.5 because a second encoding

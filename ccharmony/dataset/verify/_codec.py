@@ -222,6 +222,17 @@ def encode_decode(image: np.ndarray, quality: int, sampling: tuple[int, int] = (
     return np.asarray(cv2.imdecode(buffer, cv2.IMREAD_COLOR))
 
 
+def encode_decode_shifted(image: np.ndarray, quality: int, sampling: tuple[int, int] = (2, 2)) -> np.ndarray:
+    """
+    Round-trip ``image`` through JPEG on a block grid shifted by half a block (4 px).
+
+    Re-encoding a decoded JPEG on its own grid changes little (its coefficients are
+    already quantised); on a shifted grid the error is that of a first encoding.
+    """
+    padded = cv2.copyMakeBorder(image, 4, 0, 4, 0, cv2.BORDER_REFLECT)
+    return np.ascontiguousarray(encode_decode(padded, quality, sampling)[4:, 4:])
+
+
 def channel_max_absdiff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-pixel largest absolute difference over the channels, ``(H, W)`` uint8."""
     difference = cv2.absdiff(a, b)
@@ -265,6 +276,7 @@ def compare_within_codec(
     errors: list[CodecError],
     *,
     factor: float = TOLERANCE_FACTOR,
+    first_difference: np.ndarray | None = None,
 ) -> tuple[bool, str]:
     """
     Check that ``stored`` equals one of ``candidates`` over ``region`` within the measured codec error.
@@ -274,9 +286,10 @@ def compare_within_codec(
     empty) the residual must be zero everywhere. Otherwise, with ``E`` the sum of
     the measured re-encoding errors (one per JPEG quality involved), the largest
     residual must be <= factor E_largest + 2 and the mean residual <= factor E_mean + 0.5.
-    ``region`` is a uint8 0/255 mask (None: the whole image).
+    ``region`` is a uint8 0/255 mask (None: the whole image); ``first_difference``, when
+    given, is ``channel_max_absdiff(stored, candidates[0])`` already computed.
     """
-    residual = channel_max_absdiff(stored, candidates[0])
+    residual = channel_max_absdiff(stored, candidates[0]) if first_difference is None else first_difference
     for candidate in candidates[1:]:
         residual = cv2.min(residual, channel_max_absdiff(stored, candidate))
     largest, mean, count = region_stats(residual, region)

@@ -27,6 +27,7 @@ from ccharmony.dataset.verify._codec import (
     channel_max_absdiff,
     compare_within_codec,
     encode_decode,
+    encode_decode_shifted,
     excluded_band,
     measure_error,
     read_image,
@@ -208,20 +209,21 @@ def _check_foreground(task: ForegroundTask) -> ForegroundResult:
         region = outside[region_key]
         errors = _reference_errors(real, real_info, info, region, cache, region_key)
         candidates = [real] + ([_reencoded(real, codec, cache)] if codec is not None else [])
-        ok, detail = compare_within_codec(composite, candidates, region, errors)
+        difference = channel_max_absdiff(composite, real)
+        ok, detail = compare_within_codec(composite, candidates, region, errors, first_difference=difference)
         outcome.outside_detail = detail
         if not ok:
             outcome.outside = detail
         if np.any(foreground):
             inside_errors = _reference_errors(real, real_info, info, inside, cache, "inside")
-            difference = region_stats(channel_max_absdiff(composite, real), inside)[1]
+            mean_inside = region_stats(difference, inside)[1]
             if inside_errors:
                 bound = TOLERANCE_FACTOR * sum(e.mean for e in inside_errors) + TOLERANCE_MEAN_OFFSET
             else:
                 bound = 0.0
-            if not difference > bound:
+            if not mean_inside > bound:
                 outcome.inside = (f"does not differ from the real image inside the mask: mean difference "
-                                  f"{difference:.2f} <= JPEG error bound {bound:.2f}")
+                                  f"{mean_inside:.2f} <= JPEG error bound {bound:.2f}")
         if task.deep and reapply is not None and composite_task.transfer is not None:
             outcome.deep_ran = True
             outcome.deep = _deep(composite, info, real, real_info, foreground, composite_task.transfer, reapply)
@@ -245,17 +247,21 @@ def _deep(composite: np.ndarray, info: FileInfo, real: np.ndarray, real_info: Fi
         return f"re-applying the recorded transfer failed: {type(error).__name__}: {error}"
     if recreated.shape != composite.shape:
         return f"re-created composite has shape {recreated.shape}, stored {composite.shape}"
+    # Outside the mask the shallow check already compares with the real image; here the
+    # foreground, where the transfer acts, is compared.
+    region = np.where(foreground, np.uint8(255), np.uint8(0))
     errors = []
     candidates = [recreated]
     codec, real_codec = _codec(info), _codec(real_info)
     if codec is not None:
         reencoded = encode_decode(recreated, codec[0], codec[1])
         candidates.append(reencoded)
-        errors.append(measure_error(recreated, reencoded, None))
+        errors.append(measure_error(recreated, reencoded, region))
     if real_codec is not None:
         # The stored real image carries its own JPEG error, which the transfer carries into the
         # foreground (amplified where it has gains > 1): measure it by re-applying the transfer to
-        # the real image re-encoded once more at its own quality.
-        errors.append(measure_error(recreated, recreate(encode_decode(real, real_codec[0], real_codec[1])), None))
-    ok, detail = compare_within_codec(composite, candidates, None, errors, factor=DEEP_TOLERANCE_FACTOR)
+        # the real image re-encoded at its own quality on a shifted grid (a first-generation error).
+        again = recreate(encode_decode_shifted(real, real_codec[0], real_codec[1]))
+        errors.append(measure_error(recreated, again, region))
+    ok, detail = compare_within_codec(composite, candidates, region, errors, factor=DEEP_TOLERANCE_FACTOR)
     return None if ok else f"differs from the re-applied transfer: {detail}"

@@ -21,7 +21,8 @@ Status = Literal["ok", "problem", "skipped", "note"]
 STATUSES: tuple[str, ...] = ("ok", "problem", "skipped", "note")
 
 CHECKS: dict[str, str] = {
-    "layout": "the folders and exactly one <Name>_train.txt and one <Name>_test.txt exist",
+    "layout": "the folders and exactly one <Name>train.txt and one <Name>test.txt "
+              "(or iHarmony4's <Name>_train.txt) exist",
     "naming": "composite names follow <image-id>_<foreground>_<k>.<ext> (ids without '_'), "
               "real images <id>.jpg, masks <id>_<fg>.png",
     "files-exist": "every composite, mask and real image named by the lists and metadata.parquet exists",

@@ -27,6 +27,7 @@ from ccharmony.dataset.layout import (
     METADATA_FILE,
     REAL_DIR,
     SPLITS,
+    find_split_lists,
     image_id,
     mask_name,
     parse_composite_name,
@@ -88,14 +89,15 @@ def _read_lists(root: Path, found: _Findings) -> tuple[dict[str, list[str]], dic
     """Return split -> composite names (in order, duplicates kept) and split -> list file name."""
     entries: dict[str, list[str]] = {}
     files: dict[str, str] = {}
+    lists = find_split_lists(root)
     for split in SPLITS:
-        candidates = sorted(path.name for path in root.glob(f"*_{split}.txt"))
+        candidates = [path.name for path in lists[split]]
         if not candidates:
-            found.add("layout", f"*_{split}.txt", f"no {split} split list (expected <Name>_{split}.txt)")
+            found.add("layout", f"*{split}.txt", f"no {split} split list (expected <Name>{split}.txt)")
             continue
         if len(candidates) > 1:
             for candidate in candidates:
-                found.add("layout", candidate, f"{len(candidates)} {split} lists: keep exactly one <Name>_{split}.txt")
+                found.add("layout", candidate, f"{len(candidates)} {split} lists: keep exactly one *{split}.txt")
         files[split] = candidates[0]
         try:
             text = (root / candidates[0]).read_text(encoding="utf-8")
@@ -311,9 +313,9 @@ def verify_dataset(
         raise DatasetError(f"dataset path {root} is not a folder")
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
-    if not (root / COMPOSITE_DIR).is_dir() and not any(root.glob("*_train.txt")) and not any(root.glob("*_test.txt")):
-        raise DatasetError(f"{root} is not a dataset folder: it has no {COMPOSITE_DIR}/ and no <Name>_train.txt "
-                           "or <Name>_test.txt")
+    if not (root / COMPOSITE_DIR).is_dir() and not any(find_split_lists(root).values()):
+        raise DatasetError(f"{root} is not a dataset folder: it has no {COMPOSITE_DIR}/ and no <Name>train.txt "
+                           "or <Name>test.txt split list")
     found = _Findings()
     for folder in (REAL_DIR, MASK_DIR, COMPOSITE_DIR):
         if not (root / folder).is_dir():
