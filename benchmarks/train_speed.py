@@ -44,7 +44,7 @@ def make_step(name: str, *, options: ModelOptions, size: int, batch: int,
     masks = masks.to(device)
 
     def step() -> None:
-        data = {"images": images, "masks": masks, "target_images": target}
+        data: dict[str, object] = {"images": images, "masks": masks, "target_images": target}
         outputs = model(images, masks)
         if teacher is not None:
             with torch.no_grad():

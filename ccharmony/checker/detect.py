@@ -40,7 +40,7 @@ from ccharmony.checker.geometry import (
 )
 from ccharmony.checker.orientation import best_orientation
 from ccharmony.checker.records import Checker
-from ccharmony.checker.sample import sample
+from ccharmony.checker.sample import inner_quads
 from ccharmony.errors import ConfigError
 from ccharmony.io.image import LinearImage
 
@@ -55,6 +55,7 @@ __all__ = [
     "viewable_rendering",
     "reduce_image",
     "candidates_from_centres",
+    "remove_pedestal",
 ]
 
 _CORNER_PATCHES = (0, 5, 23, 18)
@@ -178,6 +179,47 @@ def reduce_image(RGB: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return reduced, size[0] / width
 
 
+def remove_pedestal(RGB: np.ndarray, *, percentile: float = 0.1) -> np.ndarray:
+    """
+    Subtract a dark pedestal (an unremoved black level, flare) for detection.
+
+    Parameters
+    ----------
+    RGB
+        ``(H, W, 3)`` linear image (the reduced copy).
+    percentile
+        Percentile (per channel, then the smallest) taken as the pedestal.
+
+    Returns
+    -------
+    NDArray
+        ``RGB`` minus the smallest of its per-channel ``percentile``-th
+        percentiles (one level for all channels, like a black level), clipped
+        at 0 (float32); ``RGB`` itself when that level is not positive.
+        Detection only: sampling reads the image as given.
+
+    Notes
+    -----
+    Domain/Range: linear values, [0, 1] of white level. A black offset left in
+    the data (8-bit NUS-8 exports keep about 28/255) lowers the neutral row's
+    contrast and chroma spread until verification rejects the chart; in
+    black-subtracted data the pedestal is about 0 and nothing changes.
+
+    Examples
+    --------
+    >>> RGB = np.full((4, 4, 3), 0.1, np.float32)
+    >>> RGB[0, 0] = 0.5
+    >>> round(float(remove_pedestal(RGB)[0, 0, 0]), 6), float(remove_pedestal(RGB)[1, 1, 0])
+    (0.4, 0.0)
+    """
+    RGB = np.asarray(RGB, np.float32)
+    step = max(1, int(np.sqrt(RGB.shape[0] * RGB.shape[1] / 250_000)))
+    pedestal = float(np.percentile(RGB[::step, ::step].reshape(-1, 3), percentile, axis=0).min())
+    if not pedestal > 0:
+        return RGB
+    return np.maximum(RGB - np.float32(pedestal), 0.0)
+
+
 def candidates_from_centres(centres: ArrayLike) -> list[NDArray[np.float64]]:
     """
     Return candidate §4 corner sets for a set of detected patch centres.
@@ -256,11 +298,28 @@ DEFAULT_METHODS = ("segmentation", "mcc")
 """Order tried by :func:`detect` (see ``benchmarks/detection.py`` for the measurements)."""
 
 
-def _orient(reduced: np.ndarray, candidates: Sequence[np.ndarray]):  # noqa: ANN202
-    reads = []
-    for corners in candidates:
-        checker = checker_from_corners(corners, method="candidate")
-        reads.append(sample(reduced, checker, inner=0.5).RGB)
+def _box_means(integral: np.ndarray, quads: np.ndarray) -> np.ndarray:
+    """Mean colour in the integer bounding box of each quad (``(n, 3)``, NaN if empty)."""
+    height, width = integral.shape[0] - 1, integral.shape[1] - 1
+    low = np.floor(quads.min(axis=1)).astype(np.int64)
+    high = np.ceil(quads.max(axis=1)).astype(np.int64) + 1
+    x0, y0 = np.clip(low[:, 0], 0, width), np.clip(low[:, 1], 0, height)
+    x1, y1 = np.clip(high[:, 0], 0, width), np.clip(high[:, 1], 0, height)
+    area = ((x1 - x0) * (y1 - y0)).astype(np.float64)
+    total = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(area[:, None] > 0, total / area[:, None], np.nan)
+
+
+def _orient(reduced: np.ndarray, candidates: Sequence[np.ndarray],  # noqa: ANN202
+            integral: np.ndarray | None = None):
+    # Box means from an integral image: O(1) per patch, so the hundreds of
+    # candidate windows a partial lattice proposes cost little; the inner 35 %
+    # keeps a rotated patch's bounding box inside the patch.
+    if integral is None:
+        integral = cv2.integral(np.ascontiguousarray(reduced, np.float32), sdepth=cv2.CV_64F)
+    reads = [_box_means(integral, inner_quads(patch_quads_from_corners(corners), 0.35))
+             for corners in candidates]
     return best_orientation(reads) if reads else None
 
 
@@ -299,7 +358,11 @@ def detect(
     Notes
     -----
     Domain: ``image`` linear camera RGB, [0, 1] of white level.
-    Range: pixel coordinates of the full frame.
+    Range: pixel coordinates of the full frame. When no backend finds a
+    chart, the backends run once more on a copy without its dark pedestal
+    (:func:`remove_pedestal`: an unremoved black level, as in 8-bit NUS-8
+    exports); candidates are oriented and verified on box means read from an
+    integral image of the reduced copy.
 
     Examples
     --------
@@ -318,18 +381,26 @@ def detect(
     if RGB.ndim != 3 or RGB.shape[2] != 3:
         raise ValueError(f"image must have shape (H, W, 3), got {RGB.shape}")
     reduced, scale = reduce_image(RGB, max_side)
-    view = viewable_rendering(reduced)
-    for name in methods:
-        best = None
-        for centres in DETECTION_METHODS[name](view):
-            if len(centres) < 4:
-                continue
-            candidates = candidates_from_centres(centres)
-            chosen = _orient(reduced, candidates)
-            if chosen is not None and (best is None or chosen[1].score > best[1].score):
-                best = (candidates[chosen[0]], chosen[1])
-        if best is not None:
-            # pixel centres: reduced = (full + 0.5) * scale - 0.5
-            corners = (best[0] + 0.5) / scale - 0.5
-            return checker_from_corners(corners, method=name, score=best[1].score)
+    # Second pass, only when the first finds nothing: without a dark pedestal
+    # (an unremoved black level), which hides the neutral row's contrast.
+    for copy in (reduced, None):
+        if copy is None:
+            copy = remove_pedestal(reduced)
+            if copy is reduced:
+                break
+        view = viewable_rendering(copy)
+        integral = cv2.integral(np.ascontiguousarray(copy, np.float32), sdepth=cv2.CV_64F)
+        for name in methods:
+            best = None
+            for centres in DETECTION_METHODS[name](view):
+                if len(centres) < 4:
+                    continue
+                candidates = candidates_from_centres(centres)
+                chosen = _orient(copy, candidates, integral)
+                if chosen is not None and (best is None or chosen[1].score > best[1].score):
+                    best = (candidates[chosen[0]], chosen[1])
+            if best is not None:
+                # pixel centres: reduced = (full + 0.5) * scale - 0.5
+                corners = (best[0] + 0.5) / scale - 0.5
+                return checker_from_corners(corners, method=name, score=best[1].score)
     return None

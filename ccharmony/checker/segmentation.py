@@ -89,13 +89,13 @@ def find_square_patches(view: NDArrayUInt8) -> tuple[np.ndarray, np.ndarray]:
     # Merge duplicates across block sizes: a block smaller than the patch
     # keeps only part of it, so keep the larger blob (but a blob more than
     # twice the size, such as the whole chart, is distinct).
-    order = np.argsort(-table[:, 2])
-    kept: list[int] = []
-    for index in order:
-        if all(np.hypot(*(table[index, :2] - table[k, :2])) > 0.4 * table[index, 2]
-               or table[k, 2] > 2.0 * table[index, 2] for k in kept):
-            kept.append(int(index))
-    table = table[kept]
+    table = table[np.argsort(-table[:, 2], kind="stable")]
+    keep = np.zeros(len(table), bool)
+    for index in range(len(table)):
+        kept = table[keep]
+        distance = np.hypot(kept[:, 0] - table[index, 0], kept[:, 1] - table[index, 1])
+        keep[index] = bool(np.all((distance > 0.4 * table[index, 2]) | (kept[:, 2] > 2.0 * table[index, 2])))
+    table = table[keep]
     return table[:, :2], table[:, 2]
 
 

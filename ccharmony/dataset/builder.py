@@ -19,6 +19,7 @@ uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -37,6 +38,7 @@ import numpy as np
 from ccharmony import __version__
 from ccharmony.dataset.annotations import AnnotationSet, read_annotation_set
 from ccharmony.dataset.config import Pipeline
+from ccharmony.dataset.executors import task_executor
 from ccharmony.dataset.layout import (
     BUILD_FILE,
     CARD_FILE,
@@ -172,41 +174,13 @@ def map_tasks(
 
     ``local`` with one worker runs in this process; with more, a process pool;
     ``ray`` runs the same functions as Ray tasks (``pip install ccharmony[ray]``).
+    One call opens (and closes) its own executor; :func:`build_dataset` keeps
+    one open for all its stages (:func:`ccharmony.dataset.executors.task_executor`).
     """
     if not tasks:
         return
-    if executor == "ray":
-        from ccharmony.dataset.executors import map_ray
-
-        yield from map_ray(function, tasks, address=ray_address, workers=workers)
-        return
-    if workers == 1:
-        for index, task in enumerate(tasks):
-            yield index, function(task)
-        return
-    import concurrent.futures as futures
-    import multiprocessing
-
-    # One BLAS/OpenCV thread per worker process: the pool is the parallelism.
-    context = multiprocessing.get_context("spawn")
-    with futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_limit_threads
-    ) as pool:
-        pending = {pool.submit(function, task): index for index, task in enumerate(tasks)}
-        for future in futures.as_completed(pending):
-            yield pending[future], future.result()
-
-
-def _limit_threads() -> None:
-    import cv2
-
-    cv2.setNumThreads(1)
-    try:
-        import threadpoolctl
-
-        threadpoolctl.threadpool_limits(1)
-    except ImportError:  # pragma: no cover - optional
-        pass
+    with task_executor(executor=executor, workers=workers, ray_address=ray_address) as run:
+        yield from run(function, tasks)
 
 
 # --- inputs ---------------------------------------------------------------------
@@ -303,23 +277,77 @@ def plan_targets(
 
 
 class _Writer:
-    """The only code that writes into the dataset folder; every write is atomic."""
+    """
+    The only code that writes into the dataset folder; every write is atomic.
+
+    Inside :meth:`background`, writes are queued to one thread that performs them
+    in order (so a stage record never lands before the files it lists, and a
+    ``kill -9`` leaves at most unrenamed temporaries), overlapping disk I/O with
+    the stages; leaving the block waits for the queue and re-raises a write error.
+    """
+
+    _QUEUED = 8
+    """Writes queued at most (a few composites' bytes)."""
 
     def __init__(self, out: Path) -> None:
         self.out = out
+        self.seconds = 0.0
+        self._queue: Any = None
+        self._error: BaseException | None = None
 
-    def write(self, relative: str, data: bytes) -> None:
+    def _write_now(self, relative: str, data: bytes) -> None:
         from ccharmony.io.atomic import atomic_write_bytes
 
+        start = time.perf_counter()
         path = self.out / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, data)
+        self.seconds += time.perf_counter() - start
+
+    def write(self, relative: str, data: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._queue is None:
+            self._write_now(relative, data)
+        else:
+            self._queue.put((relative, data))
 
     def write_json(self, relative: str, data: Any) -> None:
         self.write(relative, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
 
     def read_json(self, relative: str) -> Any:
         return json.loads((self.out / relative).read_text(encoding="utf-8"))
+
+    def _drain(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                if self._error is None:
+                    self._write_now(*item)
+            except BaseException as error:  # noqa: BLE001 - re-raised in the building thread
+                self._error = error
+            finally:
+                self._queue.task_done()
+
+    @contextlib.contextmanager
+    def background(self) -> Iterator[None]:
+        """Queue the writes of the ``with`` block to a writer thread."""
+        import queue
+        import threading
+
+        self._queue = queue.Queue(maxsize=self._QUEUED)
+        thread = threading.Thread(target=self._drain, name="ccharmony-writer", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            self._queue.put(None)
+            thread.join()
+            self._queue = None
+        if self._error is not None:
+            raise self._error
 
 
 def _config_key(options: BuildOptions, inputs: dict[str, Any]) -> str:
@@ -366,10 +394,19 @@ def _check_output(out: Path, key: str) -> bool:
     return False
 
 
-def _progress(iterable: Iterable[Any], *, total: int, description: str, enabled: bool):  # noqa: ANN202
+def _progress(iterable: Iterable[Any], *, total: int, description: str, enabled: bool) -> Iterator[Any]:
+    """Yield from ``iterable`` with a progress bar, holding no reference to a yielded item.
+
+    (tqdm's own iterator keeps the last item alive while the next task runs; a
+    stage result can be hundreds of megabytes of encoded images.)
+    """
     from tqdm import tqdm
 
-    return tqdm(iterable, total=total, desc=description, unit="img", disable=not enabled, dynamic_ncols=True)
+    with tqdm(total=total, desc=description, unit="img", disable=not enabled, dynamic_ncols=True) as bar:
+        for item in iterable:
+            yield item
+            del item
+            bar.update(1)
 
 
 def _embedded_inputs(state: Path, progress: bool) -> tuple[Path, Path]:
@@ -484,69 +521,81 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
         else:
             todo.append(task)
     timings: Counter[str] = Counter()
-    results = map_tasks(
-        _run_prepare, [(task, pipeline) for task in todo],
-        workers=options.workers, executor=options.executor, ray_address=options.ray_address,
-    )
-    for index, result in _progress(results, total=len(todo), description="prepare", enabled=options.progress):
-        task = todo[index]
-        relative = f"{STATE_DIR}/prepared/{image_id(task.image)}.json"
-        if isinstance(result, Skip):
-            skipped.append({"image": result.image, "reason": result.reason})
-            writer.write_json(relative, {"skip": result.reason})
-            continue
-        for path, data in sorted(result.files.items()):
-            writer.write(path, data)
-        record = result.to_json()
-        timings.update(record.pop("timings"))
-        writer.write_json(relative, record)
-        prepared[task.image] = json.loads(json.dumps(record))
+    # One executor (process pool or Ray session) for both stages: workers import
+    # the libraries once.
+    with writer.background(), task_executor(
+        executor=options.executor, workers=options.workers, ray_address=options.ray_address
+    ) as run:
+        results = run(_run_prepare, [(task, pipeline) for task in todo])
+        for index, result in _progress(results, total=len(todo), description="prepare", enabled=options.progress):
+            task = todo[index]
+            relative = f"{STATE_DIR}/prepared/{image_id(task.image)}.json"
+            if isinstance(result, Skip):
+                skipped.append({"image": result.image, "reason": result.reason})
+                writer.write_json(relative, {"skip": result.reason})
+                continue
+            for path, data in sorted(result.files.items()):
+                writer.write(path, data)
+            record = result.to_json()
+            del result  # before the next task runs (one worker: in this process)
+            timings.update(record.pop("timings"))
+            writer.write_json(relative, record)
+            prepared[task.image] = json.loads(json.dumps(record))
 
-    if len(prepared) < 2:
-        raise DatasetError(
-            f"{out}: only {len(prepared)} usable image(s); a composite needs a source and another target image"
-        )
-
-    # Plan splits and targets centrally (cheap, deterministic).
-    splits = plan_splits(sorted(prepared), annotations, seed=options.seed, test_fraction=pipeline.test_fraction)
-    targets = plan_targets(prepared, pipeline, seed=options.seed)
-
-    # Stage B: composites per source image.
-    composite_tasks: list[CompositeTask] = []
-    rows: list[dict[str, Any]] = []
-    for image in sorted(prepared):
-        record = prepared[image]
-        rows_path = state / "rows" / f"{record['id']}.json"
-        if rows_path.exists():
-            rows.extend(json.loads(rows_path.read_text(encoding="utf-8")))
-            continue
-        letters = sorted(record["foregrounds"])
-        composite_tasks.append(
-            CompositeTask(
-                source=record,
-                targets={letter: tuple(prepared[t] for t in targets[(image, letter)]) for letter in letters},
-                splits={letter: splits[image] for letter in letters},
-                cache_dir=cache,
+        if len(prepared) < 2:
+            raise DatasetError(
+                f"{out}: only {len(prepared)} usable image(s); a composite needs a source and another target image"
             )
-        )
-    results = map_tasks(
-        _run_composites, [(task, pipeline) for task in composite_tasks],
-        workers=options.workers, executor=options.executor, ray_address=options.ray_address,
-    )
-    for index, (task_rows, files, task_timings) in _progress(
-        results, total=len(composite_tasks), description="composite", enabled=options.progress
-    ):
-        for path, data in sorted(files.items()):
-            writer.write(path, data)
-        timings.update(task_timings)
-        writer.write_json(f"{STATE_DIR}/rows/{composite_tasks[index].source['id']}.json", task_rows)
-        rows.extend(task_rows)
 
+        # Plan splits and targets centrally (cheap, deterministic).
+        splits = plan_splits(sorted(prepared), annotations, seed=options.seed, test_fraction=pipeline.test_fraction)
+        targets = plan_targets(prepared, pipeline, seed=options.seed)
+
+        # Stage B: composites per foreground (balanced tasks, bounded result size).
+        composite_tasks: list[CompositeTask] = []
+        rows: list[dict[str, Any]] = []
+        for image in sorted(prepared):
+            record = prepared[image]
+            for letter in sorted(record["foregrounds"]):
+                rows_path = state / "rows" / f"{record['id']}_{letter}.json"
+                if rows_path.exists():
+                    rows.extend(json.loads(rows_path.read_text(encoding="utf-8")))
+                    continue
+                composite_tasks.append(
+                    CompositeTask(
+                        source=record,
+                        targets={letter: tuple(prepared[t] for t in targets[(image, letter)])},
+                        splits={letter: splits[image]},
+                        cache_dir=cache,
+                    )
+                )
+        # Largest first (composites x pixels), so that the workers finish together.
+        composite_tasks.sort(key=_composite_work, reverse=True)
+        results = run(_run_composites, [(task, pipeline) for task in composite_tasks])
+        for index, (task_rows, files, task_timings) in _progress(
+            results, total=len(composite_tasks), description="composite", enabled=options.progress
+        ):
+            for path, data in sorted(files.items()):
+                writer.write(path, data)
+            del files  # before the next task runs (one worker: in this process)
+            timings.update(task_timings)
+            task = composite_tasks[index]
+            writer.write_json(f"{STATE_DIR}/rows/{task.source['id']}_{next(iter(task.targets))}.json", task_rows)
+            rows.extend(task_rows)
+
+    timings.update({"write": writer.seconds})  # type: ignore[dict-item]
     summary = _finalize(
         writer, options, key, prepared, rows, skipped, dict(timings), resumed, started, inputs_key
     )
     shutil.rmtree(state, ignore_errors=True)
     return summary
+
+
+def _composite_work(task: CompositeTask) -> tuple[int, str, str]:
+    """Return a sort key of a stage-B task's work: composites x pixels (then id, for a stable order)."""
+    height, width = task.source["size"]
+    composites = sum(len(targets) for targets in task.targets.values())
+    return composites * height * width, task.source["id"], ",".join(sorted(task.targets))
 
 
 def _remove_orphan_temporaries(out: Path) -> None:
@@ -644,9 +693,14 @@ def _finalize(
     write_card(writer, pipeline=pipeline, rows=rows, counts=counts, images=images, inputs=inputs_key,
                versions=_versions(), seed=options.seed)
 
+    # The workers hashed the composites they encoded; hash each other file once.
+    for row in rows:
+        hashes[row["composite_file_name"]] = row["composite_sha256"]
     content = hashlib.sha256()
     for path in sorted(p for p in out.rglob("*") if p.is_file() and STATE_DIR not in p.parts and p.name != BUILD_FILE):
-        content.update(str(path.relative_to(out)).encode() + b"\0" + _file_sha256(path).encode())
+        relative = path.relative_to(out).as_posix()
+        digest = hashes.get(relative) or _file_sha256(path)
+        content.update(str(path.relative_to(out)).encode() + b"\0" + digest.encode())
     seconds = time.perf_counter() - started
     build = {
         "build_key": key,

@@ -271,6 +271,10 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
     parameters = render_parameters(linear, patches)
     render = parameters.to_dict()
     real8 = render_srgb(cropped, camera_matrix=parameters)
+    # OpenCV's BGR order from here on: the JPEG encoder and stage B both use it.
+    real_bgr = np.ascontiguousarray(real8[..., ::-1])
+    size = (int(real8.shape[0]), int(real8.shape[1]))
+    del real8
     start = _elapsed(timings, "render", start)
 
     if task.patch_colors is not None and pipeline.domain == "srgb8":
@@ -295,15 +299,19 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
     loo = float(np.nanmean(residual))
 
     ident = image_id(task.image)
+    masks8 = {letter: mask.view(np.uint8) * np.uint8(255) for letter, mask in masks.items()}
+    start = _elapsed(timings, "illuminant", start)
     files: dict[str, bytes] = {}
     files[f"real_images/{real_name(ident)}"] = encode_image(
-        real8, ".jpg", quality=pipeline.jpeg_quality, chroma_444=pipeline.jpeg_chroma_444
+        real_bgr, ".jpg", quality=pipeline.jpeg_quality, chroma_444=pipeline.jpeg_chroma_444, bgr=True
     )
-    for letter, mask in masks.items():
-        files[f"masks/{mask_name(ident, letter)}"] = encode_image(mask.astype(np.uint8) * 255, ".png")
+    for letter, mask8 in masks8.items():
+        files[f"masks/{mask_name(ident, letter)}"] = encode_image(mask8, ".png")
+    del masks8
+    start = _elapsed(timings, "encode", start)
 
     task.cache_dir.mkdir(parents=True, exist_ok=True)
-    _save_npy(task.cache_dir / f"{ident}.real.npy", real8)
+    _save_npy(task.cache_dir / f"{ident}.real-bgr.npy", real_bgr)
     for letter, mask in masks.items():
         _save_npy(task.cache_dir / f"{ident}_{letter}.mask.npy", mask)
     if pipeline.domain == "linear":
@@ -313,13 +321,13 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
         rows_of = union // cropped.shape[1]
         _save_npy(task.cache_dir / f"{ident}.linear.npy",
                   np.ascontiguousarray(cropped[rows_of, union - rows_of * cropped.shape[1]], dtype=np.float32))
-    _elapsed(timings, "encode", start)
+    _elapsed(timings, "cache", start)
 
     return PreparedImage(
         image=task.image,
         id=ident,
         camera=linear.metadata.camera,
-        size=(int(real8.shape[0]), int(real8.shape[1])),
+        size=size,
         crop={**box.to_dict(), "source": crop_source},
         illuminant=[float(v) for v in illuminant],
         patches_srgb8=patches_srgb8.tolist(),
@@ -400,6 +408,42 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
             np.save(handle, array, allow_pickle=False)
 
 
+def _map_colours(colours: np.ndarray, chain: Any, first_steps: dict[tuple[str, bytes], np.ndarray]) -> np.ndarray:
+    """
+    Map ``(u, 3)`` uint8 sRGB colours with an ``srgb8`` transfer chain, returning uint8.
+
+    The same bytes as :func:`ccharmony.dataset.reapply.apply_record_to_foreground`
+    (``clip(rint(chain.apply(colours)))``), but the float64 output of the chain's
+    first step (source -> standard, the same for all K targets of a foreground)
+    is computed once and kept in ``first_steps``.
+    """
+    from ccharmony.transfer import Transfer
+    from ccharmony.transfer.record import _BLOCK_PIXELS
+
+    steps = chain.steps
+    head = steps[0]
+    key = (head.method, head.params.tobytes())
+    middle = first_steps.get(key)
+    if middle is None:
+        values = colours.astype(np.float32)
+        middle = np.empty(values.shape, dtype=np.float64)
+        for start in range(0, len(values), _BLOCK_PIXELS):
+            middle[start : start + _BLOCK_PIXELS] = head._evaluate64(values[start : start + _BLOCK_PIXELS].astype(np.float64))
+        first_steps[key] = middle
+    out = np.empty(middle.shape, dtype=np.float32)
+    rest = Transfer(steps[1].method, steps[1].params, steps[1].domain, chain=steps[2:]) if len(steps) > 1 else None
+    for start in range(0, len(middle), _BLOCK_PIXELS):
+        block = middle[start : start + _BLOCK_PIXELS]
+        result = rest._evaluate64(block) if rest is not None else block.copy()
+        np.clip(result, 0.0, 255.0, out=result)
+        out[start : start + _BLOCK_PIXELS] = result
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+_PIXEL = np.dtype((np.void, 3))
+"""One 8-bit RGB / BGR pixel as a single item: row copies move 3 bytes at once."""
+
+
 def _distinct_colours(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     Return the distinct colours of ``(n, 3)`` uint8 pixels and each pixel's index.
@@ -452,23 +496,36 @@ def make_composites(task: CompositeTask, pipeline: Pipeline) -> tuple[list[dict[
     start = time.perf_counter()
     source = task.source
     ident = source["id"]
-    real8 = np.load(task.cache_dir / f"{ident}.real.npy")
-    linear = union = None
+    # The real image in BGR order, memory-mapped: composites are assembled in one
+    # buffer, changing only the foreground pixels from one target to the next.
+    real_bgr = np.load(task.cache_dir / f"{ident}.real-bgr.npy", mmap_mode="r")
+    height, width = real_bgr.shape[:2]
+    real_pixels = real_bgr.reshape(-1, 3).view(_PIXEL)
+    buffer = np.array(real_bgr)
+    buffer_pixels = buffer.reshape(-1, 3).view(_PIXEL)
+    linear: np.ndarray | None = None
+    union = np.empty(0, dtype=np.int64)
     if pipeline.domain == "linear":
         linear = np.load(task.cache_dir / f"{ident}.linear.npy", mmap_mode="r")
         union = np.load(task.cache_dir / f"{ident}.union.npy")
-    real_flat = real8.reshape(-1, 3)
     extension = f".{pipeline.image_format}"
     rows: list[dict[str, Any]] = []
     files: dict[str, bytes] = {}
     start = _elapsed(timings, "load", start)
-    for letter in sorted(source["foregrounds"]):
+    previous: np.ndarray | None = None
+    for letter in sorted(task.targets):
         mask = np.load(task.cache_dir / f"{ident}_{letter}.mask.npy")
-        inside = np.flatnonzero(mask)  # row-major, the order of real8[mask]
+        inside = np.flatnonzero(mask)  # row-major, the order of real[mask]
         del mask
+        if previous is not None:  # the real image back under the last foreground
+            buffer_pixels[previous] = real_pixels[previous]
+        previous = inside
+        first_steps: dict[tuple[str, bytes], np.ndarray] = {}
         if linear is None:
-            # 8-bit sources: map each distinct colour once, for all K targets.
-            colours, inverse = _distinct_colours(real_flat[inside])
+            # 8-bit sources: map each distinct colour once per target, not each pixel.
+            colours_bgr, inverse = _distinct_colours(real_pixels[inside].view(np.uint8).reshape(-1, 3))
+            colours = np.ascontiguousarray(colours_bgr[:, ::-1])
+            del colours_bgr
         else:
             pixels = linear[np.searchsorted(union, inside)]
         start = _elapsed(timings, "load", start)
@@ -483,21 +540,22 @@ def make_composites(task: CompositeTask, pipeline: Pipeline) -> tuple[list[dict[
             )
             start = _elapsed(timings, "fit", start)
             if linear is None:
-                mapped = apply_record_to_foreground(colours, record)[inverse]
+                mapped_bgr = np.ascontiguousarray(_map_colours(colours, chain, first_steps)[:, ::-1])
+                mapped = np.take(mapped_bgr.view(_PIXEL)[:, 0], inverse)
             else:
-                mapped = apply_record_to_foreground(pixels, record)
+                mapped_bgr = np.ascontiguousarray(apply_record_to_foreground(pixels, record)[:, ::-1])
+                mapped = mapped_bgr.view(_PIXEL)[:, 0]
             # ccharmony.composite.composite with a binary mask: the real image with
             # the mapped foreground pixels put in place.
-            result = real8.copy()
-            result.reshape(-1, 3)[inside] = mapped
-            del mapped
+            buffer_pixels[inside, 0] = mapped
+            del mapped_bgr, mapped
             start = _elapsed(timings, "transfer", start)
             name = composite_name(ident, letter, k, extension=extension)
             data = encode_image(
-                result, extension, quality=pipeline.jpeg_quality, chroma_444=pipeline.jpeg_chroma_444
+                buffer, extension, quality=pipeline.jpeg_quality, chroma_444=pipeline.jpeg_chroma_444, bgr=True
             )
             files[f"composite_images/{name}"] = data
-            start = _elapsed(timings, "encode", start)
+            start = _elapsed(timings, "encode_composites", start)
             rows.append(
                 {
                     "composite_file_name": f"composite_images/{name}",
@@ -518,8 +576,8 @@ def make_composites(task: CompositeTask, pipeline: Pipeline) -> tuple[list[dict[
                     ),
                     "method": pipeline.method,
                     "foreground_ratio": float(source["foregrounds"][letter]),
-                    "width": int(real8.shape[1]),
-                    "height": int(real8.shape[0]),
+                    "width": int(width),
+                    "height": int(height),
                     "composite_sha256": _sha256(data),
                     "transfer": json.dumps(record, sort_keys=True, separators=(",", ":")),
                 }

@@ -101,8 +101,8 @@ def read_split(folder: PathType, split: str) -> list[str]:
     folder
         Dataset folder in the iHarmony4 layout.
     split
-        ``"train"`` or ``"test"``; every ``*_<split>.txt`` file is read, in
-        sorted order.
+        ``"train"`` or ``"test"``; every ``*_<split>.txt`` (or
+        ``*<split>.txt``) file is read, in sorted order.
 
     Returns
     -------
@@ -120,7 +120,8 @@ def read_split(folder: PathType, split: str) -> list[str]:
         raise DatasetError(f"{root}: dataset folder not found")
     if split not in SPLITS:
         raise DatasetError(f"split must be one of {SPLITS}, got {split!r}")
-    lists = sorted(root.glob(f"*_{split}.txt"))
+    # "<Name>_train.txt" (iHarmony4) and "<Name>train.txt" are both accepted.
+    lists = sorted(root.glob(f"*{split}.txt"))
     if not lists:
         raise DatasetError(f"{root}: no *_{split}.txt list (iHarmony4 layout expected)")
     paths: list[str] = []

@@ -234,7 +234,9 @@ def decode_image(source: PathType | bytes, *, name: str | None = None) -> NDArra
     return _to_uint8(decode_pixels(data, name=label), label)
 
 
-def encode_image(image: np.ndarray, ext: str, *, quality: int = 95, chroma_444: bool = False) -> bytes:
+def encode_image(
+    image: np.ndarray, ext: str, *, quality: int = 95, chroma_444: bool = False, bgr: bool = False
+) -> bytes:
     """
     Encode an 8-bit RGB or grey image as PNG or JPEG bytes.
 
@@ -249,6 +251,9 @@ def encode_image(image: np.ndarray, ext: str, *, quality: int = 95, chroma_444: 
     chroma_444
         JPEG without chroma subsampling (4:4:4) instead of OpenCV's 4:2:0; keeps
         colour edges (such as a foreground boundary) sharp.
+    bgr
+        ``image`` is already in OpenCV's BGR order (saves a full-image copy; the
+        same bytes as encoding the RGB image).
 
     Returns
     -------
@@ -282,14 +287,16 @@ def encode_image(image: np.ndarray, ext: str, *, quality: int = 95, chroma_444: 
         raise ValueError(f"quality must be 1-100, got {quality}")
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
-    bgr = cv2.cvtColor(array, cv2.COLOR_RGB2BGR) if array.ndim == 3 else np.ascontiguousarray(array)
+    if array.ndim == 3 and not bgr:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    ordered = np.ascontiguousarray(array)
     if suffix == ".jpg":
         params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
         if chroma_444:
             params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
     else:
         params = [cv2.IMWRITE_PNG_COMPRESSION, 3]
-    ok, buffer = cv2.imencode(suffix, bgr, params)
+    ok, buffer = cv2.imencode(suffix, ordered, params)
     if not ok:  # pragma: no cover - OpenCV only fails on invalid input checked above
         raise UnsupportedFormatError(f"OpenCV could not encode a {array.shape} image as {suffix}")
     return buffer.tobytes()

@@ -10,6 +10,7 @@ from pathlib import Path
 import colour
 import cv2
 import numpy as np
+import pytest
 
 from ccharmony.checker._synthetic import render_chart
 
@@ -44,22 +45,31 @@ def test_detect_found_and_not_found(tmp_path: Path) -> None:
     assert (tmp_path / "ov" / "chart.png").is_file() and (tmp_path / "ov" / "flat.png").is_file()
 
 
-def test_detect_with_annotation_and_errors(tmp_path: Path) -> None:
+def _main(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    """Run ``ccharmony detect`` in this process (no interpreter start-up)."""
+    from ccharmony.cli import main
+
+    code = main(["detect", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_detect_with_annotation_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     capture = render_chart(8, size=(360, 480), noise=0.0)
     chart = tmp_path / "c.png"
     _write_srgb(chart, capture.RGB)
     corners = tmp_path / "c.json"
     corners.write_text(json.dumps({"corners": capture.corners.tolist()}))
-    result = _run(str(chart), "--annotation", str(corners))
-    assert result.returncode == 0, result.stderr
-    record = json.loads(result.stdout)
+    code, out, err = _main(capsys, str(chart), "--annotation", str(corners))
+    assert code == 0, err
+    record = json.loads(out)
     assert record["method"] == "annotation"
     np.testing.assert_allclose(record["corners"], capture.corners, atol=0.01)
 
-    missing = _run(str(tmp_path / "nope.png"))
-    assert missing.returncode == 2
-    assert missing.stderr.strip().count("\n") == 0 and "nope.png" in missing.stderr
-    bad_gt = _run(str(chart), "--gt", "1,2")
-    assert bad_gt.returncode == 2 and "--gt must be three" in bad_gt.stderr
-    bad_method = _run(str(chart), "--methods", "foo")
-    assert bad_method.returncode == 2 and "detection method 'foo' is unknown" in bad_method.stderr
+    code, _, err = _main(capsys, str(tmp_path / "nope.png"))
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "nope.png" in err
+    code, _, err = _main(capsys, str(chart), "--gt", "1,2")
+    assert code == 2 and "--gt must be three" in err
+    code, _, err = _main(capsys, str(chart), "--methods", "foo")
+    assert code == 2 and "detection method 'foo' is unknown" in err

@@ -260,3 +260,17 @@ def test_hugging_face_imagefolder_loads_three_image_columns(built: Path, tmp_pat
     first = table[0]
     assert first["composite"].size == (int(first["width"]), int(first["height"]))
     assert sorted(set(table["split"])) == ["test", "train"]
+
+
+def test_photo_without_chart_or_patch_colours_is_skipped(scenes: Path, tmp_path: Path) -> None:
+    raw = _copy_scenes(scenes, tmp_path / "nochart")
+    photo = sorted((raw / "raw").glob("*.dng"))[0]
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 255, size=(160, 240, 3), dtype=np.uint8)
+    photo.unlink()
+    (raw / "annotations" / "checkers" / f"{photo.stem}.json").unlink(missing_ok=True)
+    cv2.imwrite(str(photo.with_suffix(".jpg")), noise)
+    summary = _build(raw, tmp_path / "out")
+    reasons = {item["image"]: item["reason"] for item in summary.skipped}
+    assert "no ColorChecker found and no patch colours annotated" in reasons[photo.stem]
+    assert summary.images == 4

@@ -15,7 +15,7 @@ import pytest
 
 from ccharmony.dataset.layout import BUILD_FILE, CARD_FILE, COMPOSITE_DIR, MASK_DIR, METADATA_FILE, REAL_DIR
 from ccharmony.dataset.verify import CHECKS, verify_dataset
-from ccharmony.dataset.verify._codec import jpeg_quality
+from ccharmony.dataset.verify._codec import jpeg_parameters, jpeg_quality
 from ccharmony.errors import ConfigError, DatasetError
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -248,6 +248,10 @@ def test_jpeg_quality_estimate() -> None:
     image = textured_image(np.random.default_rng(1), 32, 48)
     assert [jpeg_quality(jpeg(image, q)) for q in (30, 50, 75, 90, 95, 100)] == [30, 50, 75, 90, 95, 100]
     assert jpeg_quality(png(image)) is None
+    assert jpeg_parameters(jpeg(image, 90))[1] == (2, 2)  # OpenCV's default 4:2:0
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90, cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+                                            cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444])
+    assert jpeg_parameters(data.tobytes()) == (90, (1, 1))
 
 
 # --- splits, counts, third-party layout ----------------------------------------------------------

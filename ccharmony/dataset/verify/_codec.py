@@ -27,9 +27,6 @@ JPEG_EXTENSIONS = (".jpg", ".jpeg")
 
 TOLERANCE_FACTOR = 1.5
 """Measured codec error is multiplied by this factor ..."""
-DEEP_TOLERANCE_FACTOR = 2.0
-"""Factor for ``--deep``: the real image's own JPEG error reaches the re-created foreground through
-the transfer, and can only be measured by a second encoding, which underestimates a first one."""
 TOLERANCE_MAX_OFFSET = 2.0
 """... and this many 8-bit levels are added to the largest-difference bound ..."""
 TOLERANCE_MEAN_OFFSET = 0.5

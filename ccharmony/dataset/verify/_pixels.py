@@ -19,7 +19,6 @@ import numpy as np
 
 from ccharmony.dataset.phash import phash
 from ccharmony.dataset.verify._codec import (
-    DEEP_TOLERANCE_FACTOR,
     TOLERANCE_FACTOR,
     TOLERANCE_MEAN_OFFSET,
     CodecError,
@@ -226,12 +225,13 @@ def _check_foreground(task: ForegroundTask) -> ForegroundResult:
                                   f"{mean_inside:.2f} <= JPEG error bound {bound:.2f}")
         if task.deep and reapply is not None and composite_task.transfer is not None:
             outcome.deep_ran = True
-            outcome.deep = _deep(composite, info, real, real_info, foreground, composite_task.transfer, reapply)
+            outcome.deep = _deep(composite, info, real, real_info, foreground, composite_task.transfer, reapply,
+                                 cache)
     return result
 
 
 def _deep(composite: np.ndarray, info: FileInfo, real: np.ndarray, real_info: FileInfo,
-          foreground: np.ndarray, transfer: str, reapply) -> str | None:  # noqa: ANN001
+          foreground: np.ndarray, transfer: str, reapply, cache: dict) -> str | None:  # noqa: ANN001
     """Re-create the composite from the real image, mask and record; return the problem or None."""
     try:
         record = json.loads(transfer)
@@ -261,7 +261,10 @@ def _deep(composite: np.ndarray, info: FileInfo, real: np.ndarray, real_info: Fi
         # The stored real image carries its own JPEG error, which the transfer carries into the
         # foreground (amplified where it has gains > 1): measure it by re-applying the transfer to
         # the real image re-encoded at its own quality on a shifted grid (a first-generation error).
-        again = recreate(encode_decode_shifted(real, real_codec[0], real_codec[1]))
+        key = (real_codec, "shifted")
+        if key not in cache:
+            cache[key] = encode_decode_shifted(real, real_codec[0], real_codec[1])
+        again = recreate(cache[key])
         errors.append(measure_error(recreated, again, region))
-    ok, detail = compare_within_codec(composite, candidates, region, errors, factor=DEEP_TOLERANCE_FACTOR)
+    ok, detail = compare_within_codec(composite, candidates, region, errors)
     return None if ok else f"differs from the re-applied transfer: {detail}"

@@ -247,7 +247,8 @@ def build_teacher(options: ModelOptions | None = None) -> UNet:
     """
     options = options or ModelOptions()
     unet = UNetOptions(
-        **{**options.unet.to_dict(), "fusion": False, "relation_stages": options.relation_stages}
+        **{**options.unet.to_dict(), "fusion": False, "rgb_residual": False,
+           "relation_stages": options.relation_stages}
     )
     teacher = UNet(unet)
     teacher.name = "teacher"  # type: ignore[assignment]

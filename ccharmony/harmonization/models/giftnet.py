@@ -107,12 +107,17 @@ class ModulatedConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
         """Return the modulated convolution of ``x`` ``(B, C_in, H, W)`` with ``scales`` ``(B, C_in)``."""
-        scales = scales.to(x.dtype)
-        y = F.conv2d(x * scales[:, :, None, None], self.weight.to(x.dtype), padding=self.padding)
+        y = self._convolve(x, scales)
         if self.demodulate:
-            energy = (scales.float() ** 2) @ (self.weight.float() ** 2).sum(dim=(2, 3)).t()
-            y = y * torch.rsqrt(energy + self.eps).to(y.dtype)[:, :, None, None]
+            y = y * self._demodulation(scales).to(y.dtype)[:, :, None, None]
         return y
+
+    def _convolve(self, x: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x * scales.to(x.dtype)[:, :, None, None], self.weight.to(x.dtype), padding=self.padding)
+
+    def _demodulation(self, scales: torch.Tensor) -> torch.Tensor:
+        energy = (scales.float() ** 2) @ (self.weight.float() ** 2).sum(dim=(2, 3)).t()
+        return torch.rsqrt(energy + self.eps)
 
 
 @dataclass(frozen=True)
@@ -193,11 +198,17 @@ class GIFT(nn.Module):
 
     def forward(self, x: torch.Tensor, global_vector: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Return the features with the foreground replaced by their transformation."""
-        transformed = self.conv(x, self.scales(global_vector)) + self.bias[None, :, None, None].to(x.dtype)
+        scales = self.scales(global_vector)
+        y = self.conv._convolve(x, scales)
+        bias = self.bias[None, :, None, None].to(x.dtype)
+        if self.conv.demodulate:
+            transformed = torch.addcmul(bias, y, self.conv._demodulation(scales).to(y.dtype)[:, :, None, None])
+        else:
+            transformed = y + bias
         if mask.shape[-2:] != x.shape[-2:]:
             mask = F.interpolate(mask, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        mask = mask.to(x.dtype)
-        return mask * transformed + (1.0 - mask) * x
+        # m * T(x) + (1 - m) * x in one pass.
+        return torch.lerp(x, transformed, mask.to(x.dtype))
 
 
 class GiftNet(UNet):

@@ -77,6 +77,7 @@ class UNetOptions:
     batchnorm_from: int = 3
     fusion: bool = True
     relation_stages: tuple[int, ...] = ()
+    rgb_residual: bool = False
 
     def __post_init__(self) -> None:
         if self.width < 1 or self.depth < 2 or self.max_channels < self.width:
@@ -303,7 +304,10 @@ class UNet(nn.Module):
         """Return ``{"images": harmonized, ["relation_maps": [...]]}``."""
         features = self.encode(images, masks)
         decoded = self.decoder(features, masks, self.decoder_hook(features))
-        rgb = (self.to_rgb(decoded) * self.std + self.mean)
+        if self.options.rgb_residual:
+            rgb = images + self.to_rgb(decoded) * self.std
+        else:
+            rgb = self.to_rgb(decoded) * self.std + self.mean
         if self.to_alpha is not None:
             alpha = torch.sigmoid(3.0 * self.to_alpha(decoded))
             output = alpha * images + (1.0 - alpha) * rgb

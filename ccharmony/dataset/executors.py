@@ -1,0 +1,289 @@
+"""
+Build executors
+===============
+
+Run the per-image stage functions of ``ccharmony build``
+(:mod:`ccharmony.dataset.stages`) over many tasks, on this machine or on a Ray
+cluster, with the same functions and the same results:
+
+-   :func:`task_executor`: a context manager that opens one executor for a
+    whole build (one process pool, or one Ray session) and yields a ``map``
+    function ``run(function, tasks) -> iterator of (index, result)``.
+-   :func:`map_local`: the in-process / process-pool map.
+-   :func:`map_ray`: the same map as Ray tasks (``pip install "ccharmony[ray]"``).
+
+Every map yields ``(index, result)`` pairs as tasks finish, in any order; the
+builder's single writer puts the results in place, so the dataset bytes do not
+depend on the executor, the number of workers or the finishing order.
+
+References
+----------
+-   :cite:`Moritz2018` : Moritz, P., Nishihara, R., Wang, S., Tumanov, A., Liaw,
+    R., Liang, E., Elibol, M., Yang, Z., Paul, W., Jordan, M. I., & Stoica, I.
+    (2018). Ray: A Distributed Framework for Emerging AI Applications. 13th
+    USENIX Symposium on Operating Systems Design and Implementation (OSDI 18),
+    561-577.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from ccharmony.errors import ConfigError
+
+__author__ = "ccharmony developers"
+__license__ = "MIT"
+
+__all__ = ["EXECUTORS", "TaskMap", "task_executor", "map_local", "map_ray", "limit_threads"]
+
+EXECUTORS = ("local", "ray")
+"""Executor names accepted by :func:`task_executor` (``--executor``)."""
+
+TaskMap = Callable[[Callable[[Any], Any], Sequence[Any]], Iterator[tuple[int, Any]]]
+"""``run(function, tasks)``: yields ``(index, function(tasks[index]))`` as tasks finish."""
+
+RAY_INSTALL_HINT = 'the ray executor needs Ray: pip install "ccharmony[ray]" (or pip install ray)'
+
+
+def limit_threads() -> None:
+    """
+    Limit OpenCV and BLAS to one thread in this process.
+
+    The pool (or the cluster) is the parallelism: one busy thread per worker
+    keeps ``--workers N`` from oversubscribing the cores.
+    """
+    import cv2
+
+    cv2.setNumThreads(1)
+    try:
+        import threadpoolctl  # type: ignore[import-not-found, unused-ignore]
+
+        threadpoolctl.threadpool_limits(1)
+    except ImportError:  # pragma: no cover - optional
+        pass
+
+
+def map_local(
+    function: Callable[[Any], Any],
+    tasks: Sequence[Any],
+    *,
+    pool: Any = None,
+) -> Iterator[tuple[int, Any]]:
+    """
+    Yield ``(index, function(task))`` for every task, in this process or a pool.
+
+    Parameters
+    ----------
+    function
+        A picklable (module-level) function of one task.
+    tasks
+        The tasks; the index refers to this sequence.
+    pool
+        A :class:`concurrent.futures.Executor`, or ``None`` to run the tasks one
+        after the other in this process (in order).
+
+    Returns
+    -------
+    iterator of (int, object)
+        In finishing order with a pool. A task's exception is raised here.
+
+    Examples
+    --------
+    >>> sorted(map_local(abs, [-2, 3]))
+    [(0, 2), (1, 3)]
+    """
+    if pool is None:
+        for index, task in enumerate(tasks):
+            yield index, function(task)
+        return
+    import concurrent.futures as futures
+
+    pending = {pool.submit(function, task): index for index, task in enumerate(tasks)}
+    try:
+        for future in futures.as_completed(list(pending)):
+            # Drop every reference to a finished future: it holds its result.
+            index = pending.pop(future)
+            result = future.result()
+            del future
+            yield index, result
+            del result
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def _ray_module() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(RAY_INSTALL_HINT) from None
+    return ray
+
+
+def _call_in_ray_worker(function: Callable[[Any], Any], task: Any) -> Any:
+    limit_threads()
+    return function(task)
+
+
+@contextlib.contextmanager
+def ray_session(*, address: str | None = None, workers: int = 1) -> Iterator[Any]:
+    """
+    Connect to Ray for the duration of a ``with`` block; yield the ``ray`` module.
+
+    Parameters
+    ----------
+    address
+        A running cluster (``"auto"``, ``"ray://head:10001"``, ``"head:6379"``);
+        ``None`` reuses the session this process already has, or starts a
+        local instance with ``workers`` CPUs.
+    workers
+        CPUs of a local instance started here (ignored for a cluster).
+
+    Notes
+    -----
+    A session started here is shut down when the block ends; one that was
+    already running (a test's or a notebook's ``ray.init``) is left running.
+    """
+    ray = _ray_module()
+    started = False
+    if not ray.is_initialized():
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+        if address is None:
+            options["num_cpus"] = int(workers)
+        else:
+            options["address"] = address
+        try:
+            ray.init(**options)
+        except ConnectionError as error:
+            raise ConfigError(f"--ray-address {address!r}: cannot connect to a Ray cluster ({error})") from None
+        started = True
+    try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def map_ray(
+    function: Callable[[Any], Any],
+    tasks: Sequence[Any],
+    *,
+    address: str | None = None,
+    workers: int = 1,
+) -> Iterator[tuple[int, Any]]:
+    """
+    Yield ``(index, function(task))`` for every task, each run as a Ray task.
+
+    Parameters
+    ----------
+    function
+        A module-level function of one task (Ray workers import it by name, so
+        every node needs the same ``ccharmony`` installed).
+    tasks
+        The tasks; paths in them must be readable from every node (a shared
+        file system on a cluster).
+    address
+        See :func:`ray_session`.
+    workers
+        CPUs of a local Ray instance started here.
+
+    Returns
+    -------
+    iterator of (int, object)
+        In finishing order. A task's exception is raised here as its own type.
+
+    Raises
+    ------
+    ConfigError
+        Ray is not installed, or the cluster cannot be reached.
+    """
+    with ray_session(address=address, workers=workers) as ray:
+        yield from _map_ray(ray, function, tasks)
+
+
+def _map_ray(ray: Any, function: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+    if not tasks:
+        return
+    remote = ray.remote(num_cpus=1, max_retries=0)(_call_in_ray_worker)
+    pending = {remote.remote(function, task): index for index, task in enumerate(tasks)}
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for reference in done:
+                index = pending.pop(reference)
+                try:
+                    result = ray.get(reference)
+                except ray.exceptions.RayTaskError as error:
+                    raise error.as_instanceof_cause() from None
+                del reference
+                yield index, result
+                del result
+    finally:
+        for reference in pending:
+            ray.cancel(reference, force=True)
+
+
+@contextlib.contextmanager
+def task_executor(
+    *,
+    executor: str = "local",
+    workers: int = 1,
+    ray_address: str | None = None,
+) -> Iterator[TaskMap]:
+    """
+    Open one executor for a whole build; yield its ``run(function, tasks)``.
+
+    Parameters
+    ----------
+    executor
+        ``local``: one worker runs the tasks in this process, more run them in
+        a pool of ``workers`` processes (spawned, one thread each), kept for
+        every stage of the build; ``ray``: Ray tasks (see :func:`map_ray`).
+    workers
+        Processes of the local pool, or CPUs of a local Ray instance.
+    ray_address
+        Ray cluster address (``ray`` only).
+
+    Raises
+    ------
+    ConfigError
+        Unknown executor or worker count below 1; Ray missing or unreachable.
+
+    Examples
+    --------
+    >>> with task_executor(workers=1) as run:
+    ...     sorted(run(abs, [-1, -5]))
+    [(0, 1), (1, 5)]
+    """
+    if executor not in EXECUTORS:
+        raise ConfigError(f"--executor must be one of {EXECUTORS}, got {executor!r}")
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    if executor == "ray":
+        with ray_session(address=ray_address, workers=workers) as ray:
+
+            def run_ray(function: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+                return _map_ray(ray, function, tasks)
+
+            yield run_ray
+        return
+    if workers == 1:
+
+        def run_here(function: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+            return map_local(function, tasks)
+
+        yield run_here
+        return
+    import concurrent.futures as futures
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with futures.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=limit_threads) as pool:
+
+        def run_pool(function: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+            return map_local(function, tasks, pool=pool)
+
+        yield run_pool
