@@ -6,7 +6,9 @@ second and the ratio to the plain U-Net. GiftNet's steps include the frozen
 teacher's forward pass and the relation-distillation loss, as in real
 training. The issue's target: giftnet / unet >= 0.7.
 
-    python benchmarks/train_speed.py --size 128 --width 16 --batch 8 --steps 10
+    python benchmarks/train_speed.py --size 96 --width 16 --batch 8 --steps 10
+
+The defaults are the cpu-smoke preset's training shape (96x96, width 16, batch 8).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def time_steps(step: Callable[[], None], steps: int, device: torch.device) -> tu
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=5)

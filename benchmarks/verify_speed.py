@@ -112,6 +112,7 @@ def _write_image(args: tuple[Path, int, int]) -> list[dict]:
                 "source_image": identifier, "target_image": f"target-{k}",
                 "source_camera": f"Synth{index % 4}", "target_camera": "Synth9",
                 "source_illuminant": [0.5, 0.7, 0.5], "target_illuminant": [0.6, 0.6, 0.5],
+                    "source_illuminant_srgb": [0.5, 0.7, 0.5], "target_illuminant_srgb": [0.6, 0.6, 0.5],
                 "illuminant_angle_deg": float(rng.uniform(0, 25)), "method": "poly11",
                 "foreground_ratio": float(inside.mean()), "width": width, "height": height,
                 "composite_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),

@@ -261,6 +261,12 @@ def _add_benchmark(sub):  # noqa: ANN001, ANN202
         sub, "benchmark", "train and compare harmonization models (GiftNet re-implementation and baselines)",
         "ccharmony benchmark giftnet --data dataset --out runs --preset cpu-smoke --save-predictions",
     )
+    p.epilog = (
+        "GiftNet (Niu et al., ICCV 2023) is a re-implementation from the paper's\n"
+        "description: the official code and weights are unreleased.\n"
+        "The cpu-smoke preset trains at 96x96 (width 16, 10 epochs, teacher 3)\n"
+        "and evaluates at 256x256."
+    )
     p.add_argument("suite", choices=["giftnet"], help="what to benchmark")
     p.add_argument("--data", required=True, help="dataset folder in the iHarmony4 layout (train and test lists)")
     p.add_argument("--out", default="runs", help="folder of numbered run folders (NNN_benchmark)")

@@ -69,7 +69,7 @@ class TestPatchColours:
     def test_read_round_trip(self, tmp_path: Path) -> None:
         values = np.arange(72, dtype=np.float64).reshape(24, 3) + 0.125
         path = tmp_path / "x.csv"
-        path.write_text("\r\n".join(",".join(repr(v) for v in row) for row in values) + "\r\n")
+        path.write_text("\r\n".join(",".join(repr(float(v)) for v in row) for row in values) + "\r\n")
         RGB = read_patch_colors_csv(path, dtype=np.float64)
         assert np.array_equal(code_to_csv_order(RGB), values)
         assert read_patch_colors_csv(path).dtype == np.float32

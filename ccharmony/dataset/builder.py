@@ -253,7 +253,7 @@ def plan_targets(
     from ccharmony.composite import TargetCandidate, select_targets
 
     candidates = [
-        TargetCandidate(id=name, illuminant=np.asarray(record["illuminant"]), camera=record["camera"])
+        TargetCandidate(id=name, illuminant=np.asarray(record["illuminant_srgb"]), camera=record["camera"])
         for name, record in sorted(prepared.items())
     ]
     plan: dict[tuple[str, str], list[str]] = {}
@@ -426,6 +426,8 @@ def _embedded_inputs(state: Path, progress: bool) -> tuple[Path, Path]:
             size=EMBEDDED_DEFAULT["size"],
             relit=False,
         )
+        # Leave the chart corners out so that the main job exercises detection too.
+        shutil.rmtree(target / "annotations" / "checkers", ignore_errors=True)
         marker.write_text(json.dumps(EMBEDDED_DEFAULT, sort_keys=True))
     return target / "raw", target / "annotations"
 

@@ -82,15 +82,15 @@ def _plot(rows: list[dict[str, Any]], images: dict[str, dict[str, Any]]) -> byte
 
     figure, axes = plt.subplots(figsize=(5.0, 4.2), dpi=100)
     for row in rows:
-        source = _chromaticity(np.asarray(row["source_illuminant"], dtype=float))
-        target = _chromaticity(np.asarray(row["target_illuminant"], dtype=float))
+        source = _chromaticity(np.asarray(row["source_illuminant_srgb"], dtype=float))
+        target = _chromaticity(np.asarray(row["target_illuminant_srgb"], dtype=float))
         axes.plot([source[0], target[0]], [source[1], target[1]], color="0.75", linewidth=0.4, zorder=1)
     cameras = sorted({record["camera"] for record in images.values()})
     for index, camera in enumerate(cameras):
-        points = np.array([_chromaticity(np.asarray(r["illuminant"])) for r in images.values() if r["camera"] == camera])
+        points = np.array([_chromaticity(np.asarray(r["illuminant_srgb"])) for r in images.values() if r["camera"] == camera])
         axes.scatter(points[:, 0], points[:, 1], s=14, label=camera, zorder=2, color=f"C{index % 10}")
-    axes.set_xlabel("r = R / (R + G + B), camera RGB")
-    axes.set_ylabel("g = G / (R + G + B), camera RGB")
+    axes.set_xlabel("r = R / (R + G + B), linear sRGB")
+    axes.set_ylabel("g = G / (R + G + B), linear sRGB")
     axes.set_title("Illuminants: images (points), composites (lines)", fontsize=9)
     axes.legend(fontsize=7, loc="best")
     figure.tight_layout()
@@ -198,7 +198,9 @@ derived from the photos above and inherit their terms.
 
 ![illuminant chromaticities]({PLOT_FILE})
 
-Source/target illuminant angle (camera RGB): median {np.median(angles):.2f} deg,
+Illuminants are compared in linear sRGB (each camera's illuminant through its fixed daylight
+pipeline), so that images of different cameras are comparable. Source/target illuminant angle:
+median {np.median(angles):.2f} deg,
 5th-95th percentile {np.percentile(angles, 5):.2f}-{np.percentile(angles, 95):.2f} deg.
 Foreground ratio: median {np.median(ratios):.3f}, range {ratios.min():.3f}-{ratios.max():.3f}.
 
@@ -211,6 +213,7 @@ Foreground ratio: median {np.median(ratios):.3f}, range {ratios.min():.3f}-{rati
   median {np.median(residuals) if residuals else float('nan'):.2f}; worst images:
   {', '.join(f"{r['id']} ({r['loo_residual_de00']:.2f})" for r in worst)}.
 - Rendering: {RENDER_PIPELINE_TEXT}
+  Per image, the exposure scalar brings the chart's white patch to 0.9 (linear).
 - The chart is removed from every real image by a crop recorded per image in `build.json`.
 - Composites: `composite = mask * T(real) + (1 - mask) * real`; pixels outside the mask equal
   the real image before encoding ({pipeline.image_format.upper()}, quality {pipeline.jpeg_quality},

@@ -11,6 +11,7 @@ cluster, with the same functions and the same results:
     function ``run(function, tasks) -> iterator of (index, result)``.
 -   :func:`map_local`: the in-process / process-pool map.
 -   :func:`map_ray`: the same map as Ray tasks (``pip install "ccharmony[ray]"``).
+-   :func:`prepare_worker`: one thread per worker, freed memory kept for reuse.
 
 Every map yields ``(index, result)`` pairs as tasks finish, in any order; the
 builder's single writer puts the results in place, so the dataset bytes do not
@@ -37,7 +38,7 @@ from ccharmony.errors import ConfigError
 __author__ = "ccharmony developers"
 __license__ = "MIT"
 
-__all__ = ["EXECUTORS", "TaskMap", "task_executor", "map_local", "map_ray", "limit_threads"]
+__all__ = ["EXECUTORS", "TaskMap", "task_executor", "map_local", "map_ray", "ray_session", "limit_threads", "prepare_worker"]
 
 EXECUTORS = ("local", "ray")
 """Executor names accepted by :func:`task_executor` (``--executor``)."""
@@ -64,6 +65,32 @@ def limit_threads() -> None:
         threadpoolctl.threadpool_limits(1)
     except ImportError:  # pragma: no cover - optional
         pass
+
+
+def prepare_worker() -> None:
+    """
+    Set up a worker process that this module started (pool or Ray worker).
+
+    One thread for OpenCV and BLAS (:func:`limit_threads`), and glibc's
+    allocator told to keep freed memory for reuse (``mallopt``: no ``mmap`` for
+    large blocks, trim above 1 GiB). Each 24-megapixel image allocates and frees
+    about a gigabyte of arrays; fresh pages cost a kernel page fault and zeroing
+    each, which do not scale across processes on a small virtual machine
+    (``benchmarks/build_speed.py``), while reused heap memory does. A worker's
+    peak memory is unchanged; it keeps it until it exits. Elsewhere than glibc
+    this is a no-op.
+    """
+    limit_threads()
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return
+    mallopt(-4, 0)  # M_MMAP_MAX
+    mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
 
 
 def map_local(
@@ -124,7 +151,7 @@ def _ray_module() -> Any:
 
 
 def _call_in_ray_worker(function: Callable[[Any], Any], task: Any) -> Any:
-    limit_threads()
+    prepare_worker()
     return function(task)
 
 
@@ -241,7 +268,8 @@ def task_executor(
     executor
         ``local``: one worker runs the tasks in this process, more run them in
         a pool of ``workers`` processes (spawned, one thread each), kept for
-        every stage of the build; ``ray``: Ray tasks (see :func:`map_ray`).
+        every stage of the build (see :func:`prepare_worker`); ``ray``: Ray
+        tasks (see :func:`map_ray`).
     workers
         Processes of the local pool, or CPUs of a local Ray instance.
     ray_address
@@ -281,7 +309,7 @@ def task_executor(
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    with futures.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=limit_threads) as pool:
+    with futures.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=prepare_worker) as pool:
 
         def run_pool(function: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple[int, Any]]:
             return map_local(function, tasks, pool=pool)

@@ -78,6 +78,8 @@ METADATA_COLUMNS = (
     "target_camera",
     "source_illuminant",
     "target_illuminant",
+    "source_illuminant_srgb",
+    "target_illuminant_srgb",
     "illuminant_angle_deg",
     "method",
     "foreground_ratio",
@@ -88,9 +90,12 @@ METADATA_COLUMNS = (
     "mask_sha256",
     "transfer",
 )
-"""Columns of ``metadata.parquet``, one row per composite. Illuminants are
-camera-RGB unit vectors stored as lists of 3 floats; ``transfer`` is the
-composite's :meth:`ccharmony.transfer.Transfer.to_dict` as JSON text."""
+"""Columns of ``metadata.parquet``, one row per composite. ``*_illuminant`` are
+camera-RGB unit vectors (lists of 3 floats); ``*_illuminant_srgb`` the same
+illuminants through each camera's fixed pipeline into linear sRGB, comparable
+across cameras; ``illuminant_angle_deg`` is the angle between the latter.
+``transfer`` is the composite's transfer record (JSON text, see
+:mod:`ccharmony.dataset.reapply`)."""
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]*$")
 _FOREGROUND = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]*$")

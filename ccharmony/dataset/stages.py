@@ -100,6 +100,7 @@ class PreparedImage:
     size: tuple[int, int]
     crop: dict[str, int]
     illuminant: list[float]
+    illuminant_srgb: list[float]
     patches_srgb8: list[list[float]]
     patches_linear: list[list[float]] | None
     clipped_patches: int
@@ -286,13 +287,16 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
 
     if patches is not None:
         illuminant = illuminant_from_patches(patches)
+        illuminant_srgb = illuminant_in_srgb(illuminant, parameters)
         clipped = int(np.sum(patches.clipped))
     else:
-        # Published patch colours only: the neutral row's linearised sRGB direction.
+        # Published patch colours only: the neutral row's linearised sRGB direction
+        # (the illuminant as the published rendering shows it; no camera RGB exists).
         import colour
 
         neutral = colour.cctf_decoding(patches_srgb8[18:22] / 255.0, function="sRGB").mean(axis=0)
         illuminant = neutral / np.linalg.norm(neutral)
+        illuminant_srgb = illuminant
         clipped = int(np.sum(patches_srgb8 >= 254.5) > 0)
 
     residual = loo_residual(pipeline.method, *_loo_pair(pipeline, patches_srgb8, patches))
@@ -330,6 +334,7 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
         size=size,
         crop={**box.to_dict(), "source": crop_source},
         illuminant=[float(v) for v in illuminant],
+        illuminant_srgb=[float(v) for v in illuminant_srgb],
         patches_srgb8=patches_srgb8.tolist(),
         patches_linear=None if patches is None else patches.RGB.astype(float).tolist(),
         clipped_patches=clipped,
@@ -340,6 +345,34 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
         timings=timings,
         files=files,
     )
+
+
+def illuminant_in_srgb(illuminant: Any, parameters: Any) -> np.ndarray:
+    """
+    Return a camera-RGB illuminant as a linear sRGB unit vector.
+
+    Camera RGB directions of two different cameras are not comparable (the angle
+    between a Canon's and a Sigma's daylight is tens of degrees), so angles and
+    the ``diverse`` target policy use the illuminant taken through the camera's
+    fixed pipeline (daylight gains, then camera -> linear sRGB matrix); D65 maps
+    to ``(1, 1, 1) / sqrt(3)`` for every camera.
+
+    Parameters
+    ----------
+    illuminant
+        ``(3,)`` camera-RGB illuminant, any scale.
+    parameters
+        The image's :class:`ccharmony.render.RenderParameters`.
+
+    Notes
+    -----
+    Domain: camera RGB, any positive scale. Range: unit vector in linear sRGB;
+    negative components (illuminants outside the sRGB gamut) are kept.
+    """
+    vector = np.asarray(parameters.matrix, dtype=np.float64) @ (
+        np.asarray(parameters.gains, dtype=np.float64) * np.asarray(illuminant, dtype=np.float64)
+    )
+    return vector / np.linalg.norm(vector)
 
 
 def standard_patches(domain: str) -> np.ndarray:
@@ -571,8 +604,10 @@ def make_composites(task: CompositeTask, pipeline: Pipeline) -> tuple[list[dict[
                     "target_camera": target["camera"],
                     "source_illuminant": source["illuminant"],
                     "target_illuminant": target["illuminant"],
+                    "source_illuminant_srgb": source["illuminant_srgb"],
+                    "target_illuminant_srgb": target["illuminant_srgb"],
                     "illuminant_angle_deg": float(
-                        angular_error(np.asarray(source["illuminant"]), np.asarray(target["illuminant"]))
+                        angular_error(np.asarray(source["illuminant_srgb"]), np.asarray(target["illuminant_srgb"]))
                     ),
                     "method": pipeline.method,
                     "foreground_ratio": float(source["foregrounds"][letter]),

@@ -255,7 +255,8 @@ def run_benchmark(
     specs = [MODELS[name] for name in names]
     train_set = None
     if any(spec.trainable for spec in specs):
-        train_set = HarmonizationDataset(data_dir, "train", size=preset.train_size, train=True, seed=options.seed)
+        train_set = HarmonizationDataset(data_dir, "train", size=preset.train_size, train=True, seed=options.seed,
+                                         illuminant_jitter=preset.illuminant_jitter)
     if options.resume is not None:
         run_dir = Path(options.resume)
         if not run_dir.is_dir():
@@ -360,6 +361,11 @@ def run_benchmark(
         f"trained at {preset.train_size}x{preset.train_size}, width {preset.width}, {preset.epochs} epochs "
         f"(teacher {preset.teacher_epochs}), batch {preset.batch_size}, Adam lr {preset.learning_rate} "
         f"x{preset.lr_gamma} after {', '.join(f'{m:.2f}' for m in preset.lr_milestones)} of the epochs",
+        "augmentation: random resized crop (scale 0.5-1) and horizontal flip"
+        + (f", plus illuminant jitter (same per-channel gains exp(U(-{preset.illuminant_jitter:g}, "
+           f"{preset.illuminant_jitter:g})) on composite and real)" if preset.illuminant_jitter > 0 else ""),
+        "colour head: " + ("input + correction (rgb_residual)" if model_options.unet.rgb_residual
+                           else "absolute colours"),
         f"evaluated at {preset.eval_size}x{preset.eval_size}; learned models run at "
         f"{inference_size}x{inference_size}" + (
             " with their colour change up-sampled bilinearly" if inference_size < preset.eval_size else ""),

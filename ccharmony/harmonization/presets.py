@@ -12,10 +12,14 @@ Define the named settings of ``ccharmony benchmark giftnet``:
 :cite:`Niu2023` (256x256 input, U-Net widths 32-256, Adam at 1e-3 with step
 decay) and iSSAM's schedule for the rest :cite:`Sofiiuk2021`. ``cpu-smoke``
 is our small setting that runs the six-model comparison on the embedded
-default dataset within 15 minutes on two CPU cores: it trains at 128x128 with
-half the channels (16-128) and a few epochs, and evaluates at 256x256 by
-running the model at 128 and up-sampling its colour change
-(:func:`~ccharmony.harmonization.predict.predict_batch`).
+default dataset within 15 minutes on two CPU cores: it trains at 96x96 with
+half the channels (16-128), ten epochs (teacher: three) and the
+illuminant-jitter augmentation, and evaluates at 256x256 by running the model
+at 96 and up-sampling its colour change
+(:func:`~ccharmony.harmonization.predict.predict_batch`). The network is fully
+convolutional and harmonization is mostly a global colour change: on the
+embedded default, up-sampling the *true* change from 96 to 256 costs an fMSE
+of 45 (128: 32), against 1593 for the composite.
 
 References
 ----------
@@ -78,6 +82,11 @@ class Preset:
     min_area
         ``A_min`` of the foreground-normalised MSE, pixels at ``train_size``
         (iSSAM's 100 at 256, scaled with the area).
+    illuminant_jitter
+        Half-range ``j`` of the random log-gains applied to both composite and
+        real image of a training sample
+        (:class:`~ccharmony.harmonization.data.HarmonizationDataset`); 0 for
+        the field's augmentation only.
     num_threads
         PyTorch CPU threads (``None``: PyTorch's default).
     eval_batch_size
@@ -98,6 +107,7 @@ class Preset:
     relation_weight: float = 0.01
     relation_stages: tuple[int, ...] = (3, 4)
     min_area: float = 100.0
+    illuminant_jitter: float = 0.0
     num_threads: int | None = None
     eval_batch_size: int = 16
 
@@ -125,14 +135,15 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "cpu-smoke": Preset(
         name="cpu-smoke",
-        train_size=128,
-        inference_size=128,
+        train_size=96,
+        inference_size=96,
         width=16,
-        epochs=12,
-        teacher_epochs=4,
+        epochs=10,
+        teacher_epochs=3,
         batch_size=8,
-        lr_milestones=(0.75,),
-        min_area=25.0,
+        lr_milestones=(0.8,),
+        min_area=100.0 * (96 / 256) ** 2,
+        illuminant_jitter=0.3,
         num_threads=2,
         eval_batch_size=8,
     ),

@@ -162,6 +162,8 @@ def write_synthetic_dataset(
                     "target_camera": cams[target],
                     "source_illuminant": illuminants[index].tolist(),
                     "target_illuminant": illuminants[target].tolist(),
+                    "source_illuminant_srgb": illuminants[index].tolist(),
+                    "target_illuminant_srgb": illuminants[target].tolist(),
                     "illuminant_angle_deg": _angle(illuminants[index], illuminants[target]),
                     "method": "diagonal",
                     "foreground_ratio": float(inside.mean()),

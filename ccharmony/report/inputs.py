@@ -249,7 +249,10 @@ def _from_metadata(root: Path, splits: dict[str, str], notes: list[str]) -> pd.D
     if "source_image" not in frame:
         out["source_image"] = out["image_id"]
     for column in ("source_illuminant", "target_illuminant"):
-        out[column] = (frame[column].map(_as_illuminant) if column in frame else None)
+        # Prefer the illuminants in linear sRGB: camera-RGB directions of different
+        # cameras are not comparable on one chromaticity plot.
+        source = f"{column}_srgb" if f"{column}_srgb" in frame else column
+        out[column] = (frame[source].map(_as_illuminant) if source in frame else None)
     for column in ("illuminant_angle_deg", "foreground_ratio", "width", "height"):
         out[column] = pd.to_numeric(frame[column], errors="coerce").astype(float) if column in frame else np.nan
     return out

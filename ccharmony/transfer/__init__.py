@@ -151,7 +151,7 @@ def fit(
     --------
     >>> S = np.random.default_rng(4).uniform(0.05, 1, (24, 3))
     >>> fit("diagonal", S, 2 * S).apply(np.ones(3))
-    array([ 2.,  2.,  2.], dtype=float32)
+    array([2., 2., 2.], dtype=float32)
     """
     _check_method(method)
     return TRANSFER_METHODS[method](source, target)

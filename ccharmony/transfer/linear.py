@@ -112,7 +112,7 @@ def fit_diagonal_VonKries(source: ArrayLike, target: ArrayLike) -> Transfer:
     --------
     >>> S = np.random.default_rng(3).uniform(0.05, 1, (24, 3))
     >>> fit_diagonal_VonKries(S, S * [1.5, 1.0, 0.5]).params.diagonal()
-    array([ 1.5,  1. ,  0.5])
+    array([1.5, 1. , 0.5])
     """
     S = np.asarray(source, dtype=np.float64)
     T = np.asarray(target, dtype=np.float64)

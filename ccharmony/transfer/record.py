@@ -136,7 +136,7 @@ class Transfer:
         --------
         >>> a = Transfer("diagonal", np.diag([2.0, 1.0, 0.5]), "linear")
         >>> a.then(a).apply(np.ones(3, np.float32))
-        array([ 4.  ,  1.  ,  0.25], dtype=float32)
+        array([4.  , 1.  , 0.25], dtype=float32)
         """
         if not isinstance(other, Transfer):
             raise ConfigError(f"then: expected a Transfer, got {type(other).__name__}")
@@ -183,7 +183,7 @@ class Transfer:
         --------
         >>> T = Transfer("linear3x3", np.eye(3) * 2, "linear")
         >>> T.apply(np.full((2, 2, 3), 0.25, np.float32))[1, 1]
-        array([ 0.5,  0.5,  0.5], dtype=float32)
+        array([0.5, 0.5, 0.5], dtype=float32)
         """
         array = np.asarray(RGB)
         if array.ndim == 0 or array.shape[-1] != 3:

@@ -137,6 +137,7 @@ def write_dataset(
                     "source_image": identifier.replace("-", "_"), "target_image": f"T{j}",
                     "source_camera": identifier.split("-")[0], "target_camera": "Cam9",
                     "source_illuminant": [0.5, 0.7, 0.5], "target_illuminant": [0.6, 0.6, 0.5],
+                    "source_illuminant_srgb": [0.5, 0.7, 0.5], "target_illuminant_srgb": [0.6, 0.6, 0.5],
                     "illuminant_angle_deg": 3.0 + 2.5 * j, "method": "gains",
                     "foreground_ratio": float((mask > 0).mean()), "width": width, "height": height,
                     "composite_sha256": sha(path), "real_sha256": sha(real_path), "mask_sha256": sha(mask_path),

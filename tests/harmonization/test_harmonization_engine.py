@@ -81,6 +81,25 @@ class TestData:
         dataset.set_epoch(1)
         assert not torch.equal(first, dataset[1]["images"])
 
+    def test_illuminant_jitter_applies_the_same_gains_to_composite_and_real(self, toy):
+        plain = HarmonizationDataset(toy, "train", size=16, train=True, seed=3)
+        jittered = HarmonizationDataset(toy, "train", size=16, train=True, seed=3, illuminant_jitter=0.3)
+        base, sample = plain[2], jittered[2]
+        # Same crop and flip (the gains are drawn after them from the same generator).
+        assert torch.equal(base["masks"], sample["masks"])
+        unclipped = (sample["images"] < 1.0) & (sample["target_images"] < 1.0) & (base["images"] > 0.05) \
+            & (base["target_images"] > 0.05)
+        for channel in range(3):
+            keep = unclipped[channel]
+            gain_c = sample["images"][channel][keep] / base["images"][channel][keep]
+            gain_r = sample["target_images"][channel][keep] / base["target_images"][channel][keep]
+            assert torch.allclose(gain_c, gain_c.median().expand_as(gain_c), rtol=1e-4)
+            assert float(gain_c.median()) == pytest.approx(float(gain_r.median()), rel=1e-5)
+            assert np.exp(-0.3) - 1e-6 <= float(gain_c.median()) <= np.exp(0.3) + 1e-6
+        gains = [float(sample["images"][c][unclipped[c]].sum() / base["images"][c][unclipped[c]].sum())
+                 for c in range(3)]
+        assert max(gains) - min(gains) > 1e-3  # per-channel, not one global gain
+
 
 def _loader(toy, seed=0):
     dataset = HarmonizationDataset(toy, "train", size=32, train=True, seed=seed)

@@ -130,9 +130,29 @@ class TestNetworks:
         out = model(images, torch.ones(1, 1, 16, 16))["images"]
         assert torch.allclose(out, images, atol=1e-6)
 
+    def test_residual_colour_head_starts_from_the_input(self):
+        model = build_model("unet", ModelOptions(unet=UNetOptions(width=4))).eval()
+        assert model.options.rgb_residual
+        with torch.no_grad():
+            model.to_rgb.weight.zero_()
+            model.to_rgb.bias.zero_()
+        images = torch.rand(2, 3, 16, 16)
+        # rgb == input, so any alpha gives the input back.
+        assert torch.allclose(model(images, torch.ones(2, 1, 16, 16))["images"], images, atol=1e-6)
+
+    def test_absolute_colour_head_with_zero_weights_outputs_the_mean(self):
+        options = UNetOptions(width=4, fusion=False, rgb_residual=False)
+        model = build_model("unet", ModelOptions(unet=options)).eval()
+        with torch.no_grad():
+            model.to_rgb.weight.zero_()
+            model.to_rgb.bias.zero_()
+        out = model(torch.rand(1, 3, 8, 8), torch.ones(1, 1, 8, 8))["images"]
+        assert torch.allclose(out[0, :, 3, 3], torch.tensor([0.485, 0.456, 0.406]), atol=1e-6)
+
     def test_teacher_reconstructs_without_fusion_and_stops_at_deepest_stage(self):
         teacher = build_teacher(ModelOptions(unet=UNetOptions(width=4), relation_stages=(2,)))
         assert teacher.to_alpha is None
+        assert not teacher.options.rgb_residual
         maps = teacher.relation_maps(torch.rand(1, 3, 16, 16), torch.ones(1, 1, 16, 16))
         assert [m.shape for m in maps] == [(1, 1, 8, 8)]
 

@@ -66,6 +66,15 @@ class UNetOptions:
     fusion
         Image-fusion output with a learned ``alpha`` map; False outputs
         ``rgb(features)`` directly (the reconstruction teacher).
+    rgb_residual
+        The colour head predicts a correction of the input,
+        ``rgb = input + std * conv1x1(features)``, instead of the colours
+        themselves, ``rgb = mean + std * conv1x1(features)``. Our choice (the
+        paper does not fix the head): the fused output then starts near the
+        identity, and training avoids the local minimum where ``alpha``
+        saturates at 1 everywhere (the output collapses to the composite)
+        before the colour branch has learnt anything. The teacher uses False
+        (it must reconstruct through its features).
     relation_stages
         Encoder stages (1-based) whose relation maps the network returns under
         ``"relation_maps"`` (relation distillation); empty for none.
@@ -77,7 +86,7 @@ class UNetOptions:
     batchnorm_from: int = 3
     fusion: bool = True
     relation_stages: tuple[int, ...] = ()
-    rgb_residual: bool = False
+    rgb_residual: bool = True
 
     def __post_init__(self) -> None:
         if self.width < 1 or self.depth < 2 or self.max_channels < self.width:
@@ -257,7 +266,10 @@ class UNet(nn.Module):
     same scale (plus ``"relation_maps"`` when ``options.relation_stages`` is
     set). With fusion,
     ``out = alpha * images + (1 - alpha) * rgb(features)``,
-    ``alpha = sigmoid(3 conv1x1(features))`` as in iSSAM :cite:`Sofiiuk2021`.
+    ``alpha = sigmoid(3 conv1x1(features))`` as in iSSAM :cite:`Sofiiuk2021`;
+    ``rgb`` is ``images + std * conv1x1(features)`` with
+    ``options.rgb_residual`` (default) and ``mean + std * conv1x1(features)``
+    otherwise.
 
     References
     ----------
