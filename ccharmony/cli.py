@@ -420,6 +420,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CCHarmonyError as error:
         print(f"ccharmony {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as error:
+        # Disk full, permissions, a folder that vanished: the system's own words and the path.
+        where = f"{error.filename}: " if getattr(error, "filename", None) else ""
+        print(f"ccharmony {args.command}: error: {where}{error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"ccharmony {args.command}: interrupted", file=sys.stderr)
         return 130

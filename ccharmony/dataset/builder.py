@@ -72,7 +72,7 @@ STATE_DIR = ".ccharmony-build"
 """Work folder inside the output: finished-stage records and decoded-pixel caches.
 Removed when the build completes."""
 
-EMBEDDED_DEFAULT = {"count": 16, "seed": 7, "size": (480, 320)}
+EMBEDDED_DEFAULT: dict[str, Any] = {"count": 16, "seed": 7, "size": (480, 320)}
 """The scene set ``build`` synthesizes when no ``--raw-dir`` is given."""
 
 _IGNORED_SUFFIXES = {".txt", ".json", ".csv", ".md", ".npz", ".npy", ".yaml", ".yml", ".xmp", ".pp3"}
@@ -137,14 +137,18 @@ class BuildSummary:
     skipped: list[dict[str, str]]
     resumed: bool
     seconds: float
+    up_to_date: bool = False
 
     def lines(self) -> list[str]:
         """Return a short human-readable summary."""
-        text = [
-            f"built {self.out}: {self.images} images, {self.foregrounds} foregrounds, "
-            f"{self.composites} composites (train {self.splits.get('train', 0)}, test {self.splits.get('test', 0)}) "
-            f"in {self.seconds:.1f} s" + (" (resumed)" if self.resumed else "")
-        ]
+        counts = (
+            f"{self.images} images, {self.foregrounds} foregrounds, {self.composites} composites "
+            f"(train {self.splits.get('train', 0)}, test {self.splits.get('test', 0)})"
+        )
+        if self.up_to_date:
+            text = [f"{self.out} is already built from these inputs, pipeline and seed: {counts}"]
+        else:
+            text = [f"built {self.out}: {counts} in {self.seconds:.1f} s" + (" (resumed)" if self.resumed else "")]
         for item in self.skipped:
             text.append(f"skipped {item['image']}: {item['reason']}")
         return text
@@ -253,7 +257,7 @@ def plan_targets(
     from ccharmony.composite import TargetCandidate, select_targets
 
     candidates = [
-        TargetCandidate(id=name, illuminant=np.asarray(record["illuminant_srgb"]), camera=record["camera"])
+        TargetCandidate(id=name, illuminant=tuple(float(v) for v in record["illuminant_srgb"]), camera=record["camera"])  # type: ignore[arg-type]
         for name, record in sorted(prepared.items())
     ]
     plan: dict[tuple[str, str], list[str]] = {}
@@ -457,7 +461,7 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
     pipeline = options.pipeline
     embedded = options.raw_dir is None
 
-    if not embedded:
+    if options.raw_dir is not None:
         raw_dir = Path(options.raw_dir)
         if not raw_dir.is_dir():
             raise DatasetError(f"{raw_dir}: --raw-dir is not a folder")
@@ -720,15 +724,14 @@ def _finalize(
                      "workers": options.workers, "executor": options.executor},
     }
     writer.write_json(BUILD_FILE, build)
-    return BuildSummary(out, counts["images"], counts["foregrounds"], counts["composites"], split_counts,
-                        skipped, resumed, seconds)
+    return BuildSummary(out, len(used), len(foregrounds), len(rows), split_counts, skipped, resumed, seconds)
 
 
 def _summary_from_build_json(out: Path, started: float) -> BuildSummary:
     build = json.loads((out / BUILD_FILE).read_text(encoding="utf-8"))
-    counts = build["counts"]
+    counts: dict[str, Any] = build["counts"]
     return BuildSummary(out, counts["images"], counts["foregrounds"], counts["composites"], counts["splits"],
-                        build.get("skipped", []), True, time.perf_counter() - started)
+                        build.get("skipped", []), True, time.perf_counter() - started, up_to_date=True)
 
 
 def environment_workers() -> int:
