@@ -206,7 +206,7 @@ def seed_everything(seed: int) -> None:
 
 
 def default_loss_terms(
-    *, distillation: bool, min_area: float = 100.0, relation_weight: float = 0.01
+    *, distillation: bool, min_area: float = 100.0, relation_weight: float = 1e-3
 ) -> list[LossTerm]:
     """
     Return the training loss of a harmonization model.
@@ -218,7 +218,7 @@ def default_loss_terms(
     min_area
         ``A_min`` of :class:`~ccharmony.harmonization.losses.MaskWeightedMSE`.
     relation_weight
-        lambda of the distillation term (our default 0.01 on the [0, 1] RGB
+        lambda of the distillation term (our default 1e-3 on the [0, 1] RGB
         scale; the paper does not fix it for this scale).
 
     Returns

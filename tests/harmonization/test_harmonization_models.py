@@ -140,6 +140,11 @@ class TestNetworks:
         # rgb == input, so any alpha gives the input back.
         assert torch.allclose(model(images, torch.ones(2, 1, 16, 16))["images"], images, atol=1e-6)
 
+    def test_options_round_trip_and_old_checkpoints_keep_absolute_colours(self):
+        options = ModelOptions(unet=UNetOptions(width=4))
+        assert ModelOptions.from_dict(options.to_dict()) == options
+        assert ModelOptions.from_dict({"unet": {"width": 4}}).unet.rgb_residual is False
+
     def test_absolute_colour_head_with_zero_weights_outputs_the_mean(self):
         options = UNetOptions(width=4, fusion=False, rgb_residual=False)
         model = build_model("unet", ModelOptions(unet=options)).eval()

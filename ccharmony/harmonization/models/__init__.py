@@ -134,6 +134,8 @@ class ModelOptions:
         """Rebuild options written by :meth:`to_dict`."""
         unet = dict(data.get("unet", {}))
         unet["relation_stages"] = tuple(unet.get("relation_stages", ()))
+        # Checkpoints written before the residual colour head existed used absolute colours.
+        unet.setdefault("rgb_residual", False)
         gift = dict(data.get("gift", {}))
         if gift.get("stages") is not None:
             gift["stages"] = tuple(gift["stages"])
