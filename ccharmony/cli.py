@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -298,6 +299,9 @@ def _run_benchmark(args) -> int:  # noqa: ANN001
         progress=not args.no_progress and sys.stderr.isatty(),
     )
     result = run_benchmark(args.data, out_dir=args.out, options=options)
+    if int(os.environ.get("RANK", "0")) != 0:
+        # Under torchrun only rank 0 reports (the process group is already torn down here).
+        return EXIT_OK
     print(f"{'model':<10} {'MSE':>8} {'fMSE':>8} {'PSNR':>6} {'fPSNR':>6} {'SSIM':>6} {'fSSIM':>6}")
     for model, entry in result.summary.items():
         m = entry["metrics"]

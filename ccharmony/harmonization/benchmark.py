@@ -48,6 +48,7 @@ import torch
 from ccharmony import __version__
 from ccharmony._types import NDArrayUInt8, PathType
 from ccharmony.errors import ConfigError, DatasetError
+from ccharmony.harmonization import distributed
 from ccharmony.harmonization.data import HarmonizationDataset, ReconstructionView, make_loader
 from ccharmony.harmonization.engine import (
     TrainOptions,
@@ -187,6 +188,13 @@ def next_run_dir(root: PathType, name: str) -> Path:
             number += 1
 
 
+def _threads(preset: Preset) -> int | None:
+    # torchrun's processes on one machine share its cores.
+    if not preset.num_threads:
+        return preset.num_threads
+    return max(1, preset.num_threads // distributed.local_world_size())
+
+
 def _train_options(preset: Preset, options: BenchmarkOptions, epochs: int) -> TrainOptions:
     return TrainOptions(
         epochs=epochs,
@@ -196,8 +204,8 @@ def _train_options(preset: Preset, options: BenchmarkOptions, epochs: int) -> Tr
         lr_gamma=preset.lr_gamma,
         seed=options.seed,
         device=options.device,
-        num_threads=preset.num_threads,
-        progress=options.progress,
+        num_threads=_threads(preset),
+        progress=options.progress and distributed.is_main(),
     )
 
 
@@ -236,11 +244,23 @@ def run_benchmark(
     (:mod:`ccharmony.harmonization.metrics`). The teacher is trained once and
     shared by the distillation models; its training time counts in the run.
 
+    Distributed: launched with ``torchrun --nproc_per_node N -m ccharmony
+    benchmark ...`` every process trains with DistributedDataParallel on
+    ``batch_size / N`` samples per step (the global batch stays the preset's,
+    which must divide by N); rank 0 alone writes the run folder, checkpoints
+    and report and evaluates, and every process returns rank 0's result
+    (:mod:`ccharmony.harmonization.distributed`).
+
     References
     ----------
-    :cite:`Niu2023`
+    :cite:`Niu2023`, :cite:`Li2020`
     """
     options = options or BenchmarkOptions()
+    with distributed.session(resolve_device(options.device)):
+        return _run_benchmark(data_dir, out_dir=out_dir, options=options)
+
+
+def _run_benchmark(data_dir: PathType, *, out_dir: PathType, options: BenchmarkOptions) -> BenchmarkResult:
     started = time.perf_counter()
     overrides: dict[str, Any] = {"epochs": options.epochs, "teacher_epochs": options.teacher_epochs,
                  "batch_size": options.batch_size}
@@ -248,7 +268,10 @@ def run_benchmark(
         preset = replace(options.preset, **{k: v for k, v in overrides.items() if v is not None})
     else:
         preset = get_preset(options.preset, **overrides)
-    device = resolve_device(options.device)
+    device = distributed.local_device(resolve_device(options.device))
+    world, main = distributed.get_world_size(), distributed.is_main()
+    if preset.batch_size % world:
+        raise ConfigError(f"batch size {preset.batch_size} does not divide among {world} processes")
     data_dir = Path(data_dir)
     test_set = HarmonizationDataset(data_dir, "test", size=preset.eval_size, train=False)
     names = list(options.models)
@@ -262,7 +285,7 @@ def run_benchmark(
         if not run_dir.is_dir():
             raise ConfigError(f"{run_dir}: run folder to resume not found")
     else:
-        run_dir = next_run_dir(out_dir, "benchmark")
+        run_dir = distributed.broadcast_object(next_run_dir(out_dir, "benchmark") if main else None)
     model_options = ModelOptions(unet=UNetOptions(width=preset.width), relation_stages=preset.relation_stages)
     config = {
         "dataset": str(data_dir.resolve()),
@@ -270,6 +293,7 @@ def run_benchmark(
         "options": {**asdict(options), "models": names, "preset": preset.name},
         "model_options": model_options.to_dict(),
         "device": str(device),
+        "processes": world,
         "versions": {
             "ccharmony": __version__,
             "torch": torch.__version__,
@@ -278,7 +302,8 @@ def run_benchmark(
         },
         "note": "GiftNet: re-implementation from the paper's description; official code and weights unreleased.",
     }
-    atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2, default=str) + "\n")
+    if main:
+        atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2, default=str) + "\n")
 
     train_results: dict[str, TrainResult] = {}
     teacher = None
@@ -286,8 +311,9 @@ def run_benchmark(
     if train_set is not None and any(spec.distillation for spec in specs):
         seed_everything(options.seed)
         teacher = build_teacher(model_options)
-        loader = make_loader(ReconstructionView(train_set), batch_size=preset.batch_size, shuffle=True,
-                             seed=options.seed, drop_last=len(train_set) > preset.batch_size)
+        loader = make_loader(ReconstructionView(train_set), batch_size=preset.batch_size // world, shuffle=True,
+                             seed=options.seed, drop_last=len(train_set) > preset.batch_size,
+                             rank=distributed.get_rank(), world_size=world)
         train_results["teacher"] = train(
             teacher, loader,
             options=_train_options(preset, options, preset.teacher_epochs),
@@ -304,15 +330,16 @@ def run_benchmark(
     threads = torch.get_num_threads()
     try:
         if preset.num_threads:
-            torch.set_num_threads(preset.num_threads)
+            torch.set_num_threads(_threads(preset) or preset.num_threads)
         for name, spec in zip(names, specs):
             if spec.trainable:
                 seed_everything(options.seed)
                 model = build_model(name, model_options)
                 if train_set is None:  # pragma: no cover - built above for trainable models
                     raise DatasetError(f"{data_dir}: no training set")
-                loader = make_loader(train_set, batch_size=preset.batch_size, shuffle=True, seed=options.seed,
-                                     drop_last=len(train_set) > preset.batch_size)
+                loader = make_loader(train_set, batch_size=preset.batch_size // world, shuffle=True,
+                                     seed=options.seed, drop_last=len(train_set) > preset.batch_size,
+                                     rank=distributed.get_rank(), world_size=world)
                 train_results[name] = train(
                     model, loader,
                     options=_train_options(preset, options, preset.epochs),
@@ -330,6 +357,8 @@ def run_benchmark(
                 )
             else:
                 model = build_model(name)
+            if not main:
+                continue  # rank 0 evaluates
             prediction_dir = run_dir / "predictions" / name
             if options.save_predictions:
                 prediction_dir.mkdir(parents=True, exist_ok=True)
@@ -351,6 +380,11 @@ def run_benchmark(
     finally:
         torch.set_num_threads(threads)
 
+    if not main:
+        shared = distributed.broadcast_object(None)
+        return BenchmarkResult(run_dir=run_dir, per_image=shared["per_image"], summary=shared["summary"],
+                               train_results=train_results, seconds=time.perf_counter() - started,
+                               paths=shared["paths"])
     rows = []
     for index in grid_indices.tolist():
         composite, real, _ = test_set.read(index)
@@ -371,12 +405,15 @@ def run_benchmark(
             " with their colour change up-sampled bilinearly" if inference_size < preset.eval_size else ""),
         f"loss: foreground-normalised MSE (A_min {preset.min_area:g} px) + {preset.relation_weight:g} x "
         f"relation-distillation L1 at encoder stages {list(preset.relation_stages)} (distillation models)",
-        f"total wall-clock {seconds:.0f} s on {device}",
+        f"total wall-clock {seconds:.0f} s on {device}"
+        + (f" x {world} processes (DistributedDataParallel, batch {preset.batch_size // world} each)"
+           if world > 1 else ""),
     ]
     meta = {
         "dataset": str(data_dir),
         "preset": preset.name,
         "device": str(device),
+        "processes": world,
         "seed": options.seed,
         "train_count": len(train_set) if train_set is not None else 0,
         "test_count": len(test_set),
@@ -393,10 +430,12 @@ def run_benchmark(
     paths = write_report(run_dir, per_image, meta=meta, psnr_peak=options.psnr_peak, grid=grid)
     if not per_image:
         raise DatasetError(f"{data_dir}: nothing was evaluated")
+    summary = summarise(per_image)
+    distributed.broadcast_object({"per_image": per_image, "summary": summary, "paths": paths})
     return BenchmarkResult(
         run_dir=run_dir,
         per_image=per_image,
-        summary=summarise(per_image),
+        summary=summary,
         train_results=train_results,
         seconds=seconds,
         paths=paths,

@@ -47,7 +47,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ccharmony._types import NDArrayBool, NDArrayUInt8, PathType
-from ccharmony.errors import DatasetError, UnreadableImageError
+from ccharmony.errors import ConfigError, DatasetError, UnreadableImageError
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
@@ -527,13 +527,27 @@ class EpochSampler(Sampler[int]):
         Seed; the order of epoch ``e`` is ``default_rng((seed, e)).permutation``.
     shuffle
         Keep the natural order when False.
+    rank, world_size
+        Distributed training: this process takes every ``world_size``-th index
+        of the epoch's order from ``rank`` on, so that per-process batches of
+        ``B / world_size`` together form the one-process batches of ``B``.
+    drop_last
+        With ``world_size > 1``: drop the tail that does not divide evenly
+        (True) or repeat the first indices to fill it (False), so every
+        process gets the same number of samples.
     """
 
-    def __init__(self, length: int, *, seed: int = 0, shuffle: bool = True) -> None:
+    def __init__(self, length: int, *, seed: int = 0, shuffle: bool = True, rank: int = 0,
+                 world_size: int = 1, drop_last: bool = False) -> None:
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ConfigError(f"EpochSampler: need 0 <= rank < world_size, got {rank}, {world_size}")
         self.length = int(length)
         self.seed = int(seed)
         self.shuffle = bool(shuffle)
         self.epoch = 0
+        self.rank = int(rank)
+        self.world_size = int(world_size)
+        self.drop_last = bool(drop_last)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the permutation of an epoch (changes this object in place)."""
@@ -541,12 +555,23 @@ class EpochSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         if not self.shuffle:
-            return iter(range(self.length))
-        order = np.random.default_rng((self.seed, self.epoch)).permutation(self.length)
-        return iter(order.tolist())
+            order = list(range(self.length))
+        else:
+            order = np.random.default_rng((self.seed, self.epoch)).permutation(self.length).tolist()
+        if self.world_size == 1:
+            return iter(order)
+        if self.drop_last:
+            order = order[: len(self) * self.world_size]
+        else:
+            order = (order * self.world_size)[: len(self) * self.world_size]
+        return iter(order[self.rank :: self.world_size])
 
     def __len__(self) -> int:
-        return self.length
+        if self.world_size == 1:
+            return self.length
+        if self.drop_last:
+            return self.length // self.world_size
+        return -(-self.length // self.world_size)
 
 
 def _collate(samples: Sequence[dict]) -> dict[str, torch.Tensor]:
@@ -565,6 +590,8 @@ def make_loader(
     seed: int = 0,
     drop_last: bool = False,
     num_workers: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> DataLoader:
     """
     Return a :class:`~torch.utils.data.DataLoader` with an :class:`EpochSampler`.
@@ -583,13 +610,17 @@ def make_loader(
         Drop the last incomplete batch (training).
     num_workers
         Loader worker processes (0: load in the main process).
+    rank, world_size
+        Distributed training: this process's share of every epoch
+        (:class:`EpochSampler`); ``batch_size`` is then the per-process batch.
 
     Returns
     -------
     DataLoader
         Its ``sampler`` has ``set_epoch``.
     """
-    sampler = EpochSampler(len(dataset), seed=seed, shuffle=shuffle)  # type: ignore[arg-type]
+    sampler = EpochSampler(len(dataset), seed=seed, shuffle=shuffle,  # type: ignore[arg-type]
+                           rank=rank, world_size=world_size, drop_last=drop_last)
     return DataLoader(
         dataset,
         batch_size=batch_size,

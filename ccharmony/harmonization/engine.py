@@ -50,6 +50,7 @@ from tqdm import tqdm  # type: ignore[import-untyped]
 
 from ccharmony._types import PathType
 from ccharmony.errors import ConfigError
+from ccharmony.harmonization import distributed
 from ccharmony.harmonization.losses import (
     ImageMSE,
     LossTerm,
@@ -354,14 +355,20 @@ def train(
 
     Notes
     -----
-    One function with no process-group logic, so that a DDP launcher can
-    wrap the model and pass a ``DistributedSampler``.
+    Under ``torchrun`` (:mod:`ccharmony.harmonization.distributed`) the model
+    is wrapped in ``DistributedDataParallel`` for the loop (``model`` itself
+    keeps the weights), the history is the mean over processes, the
+    throughput counts every process's samples, and only rank 0 writes the
+    checkpoint (every rank resumes from it). The loader then gives each
+    process its share of the global batch
+    (:func:`~ccharmony.harmonization.data.make_loader` with ``rank`` and
+    ``world_size``). In one process nothing changes.
 
     References
     ----------
     :cite:`Kingma2015`, :cite:`Niu2023`
     """
-    device = resolve_device(str(options.device))
+    device = distributed.local_device(resolve_device(str(options.device)))
     use_amp = bool(options.amp and device.type == "cuda")
     model.to(device)
     if teacher is not None:
@@ -386,6 +393,7 @@ def train(
         history = list(state.get("history", []))
         LOGGER.info("%s: resumed from %s at epoch %d", description, checkpoint_path, start_epoch)
 
+    net = distributed.wrap_model(model, device)
     samples = 0
     started = time.perf_counter()
     with _run_settings(options, device):
@@ -393,7 +401,7 @@ def train(
             for holder in (sampler, getattr(train_loader, "sampler", None), train_loader.dataset):
                 if holder is not None and hasattr(holder, "set_epoch"):
                     getattr(holder, "set_epoch")(epoch)
-            model.train()
+            net.train()
             sums: dict[str, float] = {}
             batches = 0
             bar = tqdm(
@@ -406,7 +414,7 @@ def train(
             for batch in bar:
                 batch = _to_device(batch, device)
                 with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-                    outputs = model(batch["images"], batch["masks"])
+                    outputs = net(batch["images"], batch["masks"])
                     if teacher is not None:
                         with torch.no_grad():
                             relation_maps = getattr(teacher, "relation_maps")
@@ -428,11 +436,12 @@ def train(
             bar.close()
             scheduler.step()
             record = {key: value / max(batches, 1) for key, value in sums.items()}
+            record = distributed.all_reduce_mean(record, device=device)
             record["epoch"] = float(epoch + 1)
             record["learning_rate"] = float(optimizer.param_groups[0]["lr"])
             history.append(record)
             LOGGER.info("%s epoch %d/%d: %s", description, epoch + 1, options.epochs, record)
-            if checkpoint_path is not None:
+            if checkpoint_path is not None and distributed.is_main():
                 save_checkpoint(
                     checkpoint_path,
                     {
@@ -447,6 +456,8 @@ def train(
                         "history": history,
                     },
                 )
+    samples = int(distributed.all_reduce_sum({"samples": float(samples)}, device=device)["samples"])
+    distributed.barrier()
     seconds = time.perf_counter() - started
     return TrainResult(
         history=history,
