@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from build_helpers import build_json as _build_json
+from build_helpers import tree as _tree
+
 from ccharmony.dataset.builder import STATE_DIR, BuildOptions, build_dataset
 from ccharmony.dataset.config import Pipeline
 from ccharmony.dataset.layout import METADATA_COLUMNS, parse_composite_name
@@ -45,19 +48,6 @@ def _build(raw: Path, out: Path, **changes: object) -> object:
     options.update(changes)
     return build_dataset(BuildOptions(**options))
 
-
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(folder)): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != "build.json"
-    }
-
-
-def _build_json(folder: Path) -> dict:
-    data = json.loads((folder / "build.json").read_text())
-    data.pop("timings")
-    return data
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from build_helpers import build_json as _build_json
+from build_helpers import tree as _tree
+
 from ccharmony.dataset.builder import BuildOptions, build_dataset
 from ccharmony.dataset.config import Pipeline, builtin_pipeline
 from ccharmony.dataset.executors import map_local, task_executor
@@ -21,19 +24,6 @@ from ccharmony.errors import ConfigError
 RAY_MISSING = importlib.util.find_spec("ray") is None
 RAY_REASON = 'Ray is not installed (pip install "ccharmony[ray]")'
 
-
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(folder)): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != "build.json"
-    }
-
-
-def _build_json(folder: Path) -> dict:
-    data = json.loads((folder / "build.json").read_text())
-    data.pop("timings")
-    return data
 
 
 @pytest.fixture(scope="module")
