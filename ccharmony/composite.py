@@ -37,6 +37,7 @@ import numpy as np
 
 from ccharmony._types import ArrayLike, NDArrayUInt8
 from ccharmony.errors import AnnotationError, ConfigError, DatasetError
+from ccharmony.illuminant import angular_error
 
 if TYPE_CHECKING:
     from ccharmony.render import RenderParameters
@@ -51,7 +52,6 @@ __all__ = [
     "select_targets_diverse",
     "TARGET_POLICIES",
     "select_targets",
-    "illuminant_angle_deg",
     "composite",
     "make_composite",
 ]
@@ -76,21 +76,6 @@ class TargetCandidate:
     id: str
     illuminant: tuple[float, float, float] | None = None
     camera: str = ""
-
-
-def illuminant_angle_deg(a: ArrayLike, b: ArrayLike) -> float:
-    """
-    Return the angle between two illuminant RGB vectors, in degrees.
-
-    Examples
-    --------
-    >>> round(illuminant_angle_deg([1, 0, 0], [1, 1, 0]), 6)
-    45.0
-    """
-    u = np.asarray(a, dtype=np.float64)
-    v = np.asarray(b, dtype=np.float64)
-    cosine = float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v)))
-    return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
 
 
 def _rng(seed: int, source_id: str) -> np.random.Generator:
@@ -191,7 +176,7 @@ def select_targets_diverse(
             )
     source_illuminant = np.asarray(source.illuminant, dtype=np.float64)
     eligible = [
-        c for c in pool if illuminant_angle_deg(source_illuminant, c.illuminant) >= min_angle_deg  # type: ignore[arg-type]
+        c for c in pool if float(angular_error(source_illuminant, c.illuminant)) >= min_angle_deg  # type: ignore[arg-type]
     ]
     if not eligible or k <= 0:
         return []

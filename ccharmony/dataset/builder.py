@@ -23,12 +23,11 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import platform
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,6 @@ from ccharmony.dataset.config import Pipeline
 from ccharmony.dataset.executors import task_executor
 from ccharmony.dataset.layout import (
     BUILD_FILE,
-    CARD_FILE,
     COMPOSITE_DIR,
     MASK_DIR,
     METADATA_COLUMNS,
@@ -163,28 +161,6 @@ def _run_prepare(args: tuple[ImageTask, Pipeline]) -> PreparedImage | Skip:
 
 def _run_composites(args: tuple[CompositeTask, Pipeline]):  # noqa: ANN202
     return make_composites(*args)
-
-
-def map_tasks(
-    function: Callable[[Any], Any],
-    tasks: list[Any],
-    *,
-    workers: int,
-    executor: str = "local",
-    ray_address: str | None = None,
-) -> Iterator[tuple[int, Any]]:
-    """
-    Yield ``(index, function(task))`` as tasks finish (any order).
-
-    ``local`` with one worker runs in this process; with more, a process pool;
-    ``ray`` runs the same functions as Ray tasks (``pip install ccharmony[ray]``).
-    One call opens (and closes) its own executor; :func:`build_dataset` keeps
-    one open for all its stages (:func:`ccharmony.dataset.executors.task_executor`).
-    """
-    if not tasks:
-        return
-    with task_executor(executor=executor, workers=workers, ray_address=ray_address) as run:
-        yield from run(function, tasks)
 
 
 # --- inputs ---------------------------------------------------------------------
@@ -732,11 +708,3 @@ def _summary_from_build_json(out: Path, started: float) -> BuildSummary:
     counts: dict[str, Any] = build["counts"]
     return BuildSummary(out, counts["images"], counts["foregrounds"], counts["composites"], counts["splits"],
                         build.get("skipped", []), True, time.perf_counter() - started, up_to_date=True)
-
-
-def environment_workers() -> int:
-    """Return the number of CPUs this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1

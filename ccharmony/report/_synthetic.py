@@ -30,6 +30,7 @@ import pandas as pd
 from ccharmony._types import PathType
 from ccharmony.dataset import layout
 from ccharmony.errors import DatasetError
+from ccharmony.illuminant import angular_error
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
@@ -43,11 +44,6 @@ def _illuminant(rng: np.random.Generator) -> np.ndarray:
     RGB = np.array([0.45 + 0.25 * t, 0.75, 0.45 - 0.25 * t]) + rng.normal(0, 0.02, 3)
     RGB = np.clip(RGB, 0.05, None)
     return RGB / np.linalg.norm(RGB)
-
-
-def _angle(a: np.ndarray, b: np.ndarray) -> float:
-    cosine = float(np.clip(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)), -1.0, 1.0))
-    return float(np.degrees(np.arccos(cosine)))
 
 
 def write_synthetic_dataset(
@@ -164,7 +160,7 @@ def write_synthetic_dataset(
                     "target_illuminant": illuminants[target].tolist(),
                     "source_illuminant_srgb": illuminants[index].tolist(),
                     "target_illuminant_srgb": illuminants[target].tolist(),
-                    "illuminant_angle_deg": _angle(illuminants[index], illuminants[target]),
+                    "illuminant_angle_deg": float(angular_error(illuminants[index], illuminants[target])),
                     "method": "diagonal",
                     "foreground_ratio": float(inside.mean()),
                     "width": width,
