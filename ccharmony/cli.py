@@ -216,6 +216,10 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_build(args: argparse.Namespace) -> int:
+    if args.workers > 1 and args.executor == "local":
+        from ccharmony.dataset.executors import start_pool_server
+
+        start_pool_server()  # its imports overlap this process's start-up
     from ccharmony.dataset.builder import BuildOptions, build_dataset
     from ccharmony.dataset.config import builtin_pipeline
 

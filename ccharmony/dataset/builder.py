@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import platform
 import shutil
 import time
@@ -52,6 +53,7 @@ from ccharmony.dataset.layout import (
 from ccharmony.dataset.stages import (
     CompositeTask,
     ImageTask,
+    PEAK_RSS,
     PreparedImage,
     Skip,
     make_composites,
@@ -275,16 +277,24 @@ class _Writer:
         self._queue: Any = None
         self._error: BaseException | None = None
 
-    def _write_now(self, relative: str, data: bytes) -> None:
+    def _write_now(self, relative: str, data: bytes | Path) -> None:
         from ccharmony.io.atomic import atomic_write_bytes
 
         start = time.perf_counter()
         path = self.out / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, data)
+        if isinstance(data, Path):
+            # A worker's staged file (ccharmony.dataset.stages.stage_file), on
+            # this file system: renaming it is the atomic write.
+            try:
+                os.replace(data, path)
+            except OSError as error:
+                raise DatasetError(f"{path}: cannot move the staged file {data} into place ({error.strerror or error})") from None
+        else:
+            atomic_write_bytes(path, data)
         self.seconds += time.perf_counter() - start
 
-    def write(self, relative: str, data: bytes) -> None:
+    def write(self, relative: str, data: bytes | Path) -> None:
         if self._error is not None:
             raise self._error
         if self._queue is None:
@@ -471,6 +481,14 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
     skipped: list[dict[str, str]] = [{"image": "-", "reason": problem} for problem in annotations.problems]
     tasks: list[ImageTask] = []
     cache = state / "cache"
+    # Pool workers stage their output files next to the dataset (see
+    # ccharmony.dataset.stages.stage_file); one worker runs in this process and
+    # Ray workers may be on other machines, so those hand back bytes.
+    staged: Path | None = None
+    if options.executor == "local" and options.workers > 1:
+        staged = state / "staged"
+        shutil.rmtree(staged, ignore_errors=True)  # a killed run's, never renamed
+        staged.mkdir(parents=True)
     for image in annotations.images:
         if image not in photos:
             skipped.append({"image": image, "reason": f"no photo named {image}.* in {raw_dir}"})
@@ -486,6 +504,7 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
                 crop=annotations.crops.get(image),
                 cache_dir=cache,
                 ingest=options.ingest,
+                stage_dir=staged,
             )
         )
 
@@ -503,11 +522,12 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
         else:
             todo.append(task)
     timings: Counter[str] = Counter()
+    peak_rss = 0.0  # MiB, the largest worker's (the stage functions report it)
     # One executor (process pool or Ray session) for both stages: workers import
     # the libraries once.
-    with writer.background(), task_executor(
+    with task_executor(
         executor=options.executor, workers=options.workers, ray_address=options.ray_address
-    ) as run:
+    ) as run, writer.background():
         results = run(_run_prepare, [(task, pipeline) for task in todo])
         for index, result in _progress(results, total=len(todo), description="prepare", enabled=options.progress):
             task = todo[index]
@@ -520,7 +540,9 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
                 writer.write(path, data)
             record = result.to_json()
             del result  # before the next task runs (one worker: in this process)
-            timings.update(record.pop("timings"))
+            task_timings = record.pop("timings")
+            peak_rss = max(peak_rss, task_timings.pop(PEAK_RSS, 0.0))
+            timings.update(task_timings)
             writer.write_json(relative, record)
             prepared[task.image] = json.loads(json.dumps(record))
 
@@ -549,6 +571,7 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
                         targets={letter: tuple(prepared[t] for t in targets[(image, letter)])},
                         splits={letter: splits[image]},
                         cache_dir=cache,
+                        stage_dir=staged,
                     )
                 )
         # Largest first (composites x pixels), so that the workers finish together.
@@ -560,6 +583,7 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
             for path, data in sorted(files.items()):
                 writer.write(path, data)
             del files  # before the next task runs (one worker: in this process)
+            peak_rss = max(peak_rss, task_timings.pop(PEAK_RSS, 0.0))
             timings.update(task_timings)
             task = composite_tasks[index]
             writer.write_json(f"{STATE_DIR}/rows/{task.source['id']}_{next(iter(task.targets))}.json", task_rows)
@@ -567,7 +591,7 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
 
     timings.update({"write": writer.seconds})  # type: ignore[dict-item]
     summary = _finalize(
-        writer, options, key, prepared, rows, skipped, dict(timings), resumed, started, inputs_key
+        writer, options, key, prepared, rows, skipped, dict(timings), resumed, started, inputs_key, peak_rss
     )
     shutil.rmtree(state, ignore_errors=True)
     return summary
@@ -630,6 +654,7 @@ def _finalize(
     resumed: bool,
     started: float,
     inputs_key: dict[str, Any],
+    peak_rss: float = 0.0,
 ) -> BuildSummary:
     import io
 
@@ -697,7 +722,9 @@ def _finalize(
         # Wall-clock facts of this run: the only fields that differ between two
         # builds of the same inputs (every other file is byte-identical).
         "timings": {"total_s": round(seconds, 3), "resumed": resumed, "stages_s": {k: round(v, 3) for k, v in sorted(timings.items())},
-                     "workers": options.workers, "executor": options.executor},
+                     "workers": options.workers, "executor": options.executor,
+                     # MiB, the largest worker's peak resident memory (0: unknown, or all resumed)
+                     "peak_rss_mb_per_worker": peak_rss},
     }
     writer.write_json(BUILD_FILE, build)
     return BuildSummary(out, len(used), len(foregrounds), len(rows), split_counts, skipped, resumed, seconds)

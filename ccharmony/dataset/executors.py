@@ -38,7 +38,7 @@ from ccharmony.errors import ConfigError
 __author__ = "ccharmony developers"
 __license__ = "MIT"
 
-__all__ = ["EXECUTORS", "TaskMap", "task_executor", "map_local", "map_ray", "ray_session", "limit_threads", "prepare_worker"]
+__all__ = ["EXECUTORS", "TaskMap", "task_executor", "map_local", "map_ray", "pool_context", "start_pool_server", "POOL_PRELOAD", "ray_session", "limit_threads", "prepare_worker"]
 
 EXECUTORS = ("local", "ray")
 """Executor names accepted by :func:`task_executor` (``--executor``)."""
@@ -91,6 +91,60 @@ def prepare_worker() -> None:
         return
     mallopt(-4, 0)  # M_MMAP_MAX
     mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+
+
+POOL_PRELOAD = (
+    "numpy",
+    "cv2",
+    "rawpy",
+    "colour",
+    "ccharmony.io",
+    "ccharmony.checker",
+    "ccharmony.illuminant",
+    "ccharmony.render",
+    "ccharmony.transfer",
+    "ccharmony.dataset.reapply",
+    "ccharmony.dataset.stages",
+)
+"""Modules the local pool's fork server imports once for all its workers."""
+
+
+def pool_context() -> Any:
+    """
+    Return the :mod:`multiprocessing` context of the local process pool.
+
+    ``forkserver`` where the platform has it, with :data:`POOL_PRELOAD`: the
+    server imports NumPy, OpenCV, rawpy and colour-science once (colour-science
+    alone takes a second) and every worker starts as a fork of it, ready, where
+    a spawned worker would import them all again. The server runs no OpenMP
+    code, so its forks are safe; a plain ``fork`` of the building process would
+    not be (rawpy warns about LibRaw's OpenMP, and Python 3.12+ about forking a
+    process that runs threads). ``spawn`` where there is no ``forkserver``
+    (Windows). See :func:`start_pool_server`.
+    """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover - Windows
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(POOL_PRELOAD))
+    return context
+
+
+def start_pool_server() -> None:
+    """
+    Start the local pool's fork server now, without waiting for its imports.
+
+    ``ccharmony build --workers N`` calls it first thing, so that the server
+    imports the libraries (:data:`POOL_PRELOAD`) on another core while the
+    command itself starts up; the pool of :func:`task_executor` then forks its
+    workers from the running server. A no-op where the pool spawns.
+    """
+    context = pool_context()
+    if context.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def map_local(
@@ -267,8 +321,8 @@ def task_executor(
     ----------
     executor
         ``local``: one worker runs the tasks in this process, more run them in
-        a pool of ``workers`` processes (spawned, one thread each), kept for
-        every stage of the build (see :func:`prepare_worker`); ``ray``: Ray
+        a pool of ``workers`` processes (:func:`pool_context`, one thread
+        each), started at once and kept for every stage of the build (see :func:`prepare_worker`); ``ray``: Ray
         tasks (see :func:`map_ray`).
     workers
         Processes of the local pool, or CPUs of a local Ray instance.
@@ -306,10 +360,12 @@ def task_executor(
         yield run_here
         return
     import concurrent.futures as futures
-    import multiprocessing
 
-    context = multiprocessing.get_context("spawn")
-    with futures.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=prepare_worker) as pool:
+    with futures.ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=prepare_worker) as pool:
+        # Start every worker now, before the caller starts threads of its own
+        # (a fork must not copy a lock another thread holds).
+        for future in [pool.submit(int) for _ in range(workers)]:
+            future.result()
 
         def run_pool(function: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple[int, Any]]:
             return map_local(function, tasks, pool=pool)

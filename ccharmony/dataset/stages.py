@@ -41,6 +41,9 @@ __all__ = [
     "prepare_image",
     "make_composites",
     "Skip",
+    "stage_file",
+    "peak_rss_mb",
+    "PEAK_RSS",
 ]
 
 
@@ -71,6 +74,11 @@ class ImageTask:
         Where stage A leaves the decoded pixels stage B needs.
     ingest
         :class:`ccharmony.io.IngestOptions` or ``None``.
+    stage_dir
+        ``None``: the encoded output files travel back as bytes. A folder on
+        the output's file system: each is written there under a temporary name
+        and travels back as that path, for the builder's writer to move into
+        place (see :func:`stage_file`).
     """
 
     image: str
@@ -82,6 +90,7 @@ class ImageTask:
     crop: Path | None = None
     cache_dir: Path = Path(".")
     ingest: Any = None
+    stage_dir: Path | None = None
 
 
 @dataclass
@@ -89,8 +98,8 @@ class PreparedImage:
     """
     Stage A's result for one image: JSON-safe facts plus the files to write.
 
-    ``files`` maps a path relative to the dataset folder to its encoded bytes; the
-    builder writes them. Pixels stage B needs are cached as ``.npy`` files in the
+    ``files`` maps a path relative to the dataset folder to its encoded bytes, or
+    to the staged file holding them (:func:`stage_file`); the builder writes them. Pixels stage B needs are cached as ``.npy`` files in the
     task's cache folder.
     """
 
@@ -109,7 +118,7 @@ class PreparedImage:
     chart_method: str
     loo_residual_de00: float | None
     timings: dict[str, float] = field(default_factory=dict)
-    files: dict[str, bytes] = field(default_factory=dict, repr=False)
+    files: dict[str, bytes | Path] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """Return the record without the file payloads."""
@@ -125,6 +134,29 @@ class CompositeTask:
     targets: dict[str, tuple[dict[str, Any], ...]]
     splits: dict[str, str]
     cache_dir: Path
+    stage_dir: Path | None = None
+
+
+PEAK_RSS = "peak_rss_mb"
+"""Key of a stage result's ``timings`` holding :func:`peak_rss_mb` (a maximum, not a duration)."""
+
+
+def peak_rss_mb() -> float:
+    """
+    Return this process's peak resident memory so far, in MiB (0 where unknown).
+
+    Each stage function reports it with its timings, so the builder can record
+    the largest worker's peak whatever runs the tasks (a pool's workers are not
+    the building process's own children).
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 0.0
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1 << 20 if sys.platform == "darwin" else 1 << 10), 1)  # bytes on macOS, KiB elsewhere
 
 
 def _elapsed(timings: dict[str, float], stage: str, start: float) -> float:
@@ -137,16 +169,37 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def stage_file(data: bytes, relative: str, stage_dir: Path | None) -> bytes | Path:
+    """
+    Return an output file's payload as a stage function hands it to the builder.
+
+    With ``stage_dir`` ``None``, the bytes themselves. Otherwise the bytes are
+    written to a new file in ``stage_dir`` (same suffix as ``relative``) and its
+    path is returned: the builder's single writer then only renames it into
+    place. A pool worker that returned the bytes would pickle them through a
+    pipe for the building process to copy again; at 24 megapixels that is
+    about 40 MB per foreground and, on two cores, the largest cost of
+    ``--workers 2`` (``benchmarks/build_speed.py``). A staged file is never part
+    of the dataset until renamed, so an interrupted build leaves nothing
+    half-written.
+    """
+    if stage_dir is None:
+        return data
+    import secrets
+
+    path = stage_dir / f"{secrets.token_hex(8)}{Path(relative).suffix}"
+    with open(path, "xb") as handle:
+        handle.write(data)
+    return path
+
+
 def _read_mask(path: Path) -> np.ndarray:
-    from ccharmony.io.encode import decode_image
+    from ccharmony.io.encode import decode_mask
 
     try:
-        mask = decode_image(path)
+        return decode_mask(path)
     except CCHarmonyError as error:
         raise AnnotationError(f"{path}: unreadable mask ({error})") from None
-    if mask.ndim == 3:
-        mask = mask[..., 0]
-    return mask > 127
 
 
 def _locate_chart(task: ImageTask, linear: Any, pipeline: Pipeline):  # noqa: ANN202
@@ -305,14 +358,17 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
     ident = image_id(task.image)
     masks8 = {letter: mask.view(np.uint8) * np.uint8(255) for letter, mask in masks.items()}
     start = _elapsed(timings, "illuminant", start)
-    files: dict[str, bytes] = {}
-    files[f"real_images/{real_name(ident)}"] = encode_image(
+    encoded: dict[str, bytes] = {}
+    encoded[f"real_images/{real_name(ident)}"] = encode_image(
         real_bgr, ".jpg", quality=pipeline.jpeg_quality, chroma_444=pipeline.jpeg_chroma_444, bgr=True
     )
     for letter, mask8 in masks8.items():
-        files[f"masks/{mask_name(ident, letter)}"] = encode_image(mask8, ".png")
+        encoded[f"masks/{mask_name(ident, letter)}"] = encode_image(mask8, ".png")
     del masks8
     start = _elapsed(timings, "encode", start)
+    files = {relative: stage_file(data, relative, task.stage_dir) for relative, data in encoded.items()}
+    del encoded
+    start = _elapsed(timings, "write", start)
 
     task.cache_dir.mkdir(parents=True, exist_ok=True)
     _save_npy(task.cache_dir / f"{ident}.real-bgr.npy", real_bgr)
@@ -342,7 +398,7 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
         foregrounds=ratios,
         chart_method="annotation-patches" if chart is None else chart.method,
         loo_residual_de00=loo,
-        timings=timings,
+        timings={**timings, PEAK_RSS: peak_rss_mb()},
         files=files,
     )
 
@@ -511,7 +567,9 @@ def fit_chain(source: dict[str, Any], target: dict[str, Any], pipeline: Pipeline
     return fit_transitive(pipeline.method, np.asarray(source[key]), np.asarray(target[key]))
 
 
-def make_composites(task: CompositeTask, pipeline: Pipeline) -> tuple[list[dict[str, Any]], dict[str, bytes], dict[str, float]]:
+def make_composites(
+    task: CompositeTask, pipeline: Pipeline
+) -> tuple[list[dict[str, Any]], dict[str, bytes | Path], dict[str, float]]:
     """
     Run stage B for one source image: every composite of its foregrounds.
 
@@ -519,7 +577,8 @@ def make_composites(task: CompositeTask, pipeline: Pipeline) -> tuple[list[dict[
     -------
     rows, files, timings
         One metadata row per composite (without the sha256 of files it does not
-        produce), the encoded composites by relative path, stage times in seconds.
+        produce), the encoded composites by relative path (bytes, or staged
+        files: :func:`stage_file`), stage times in seconds.
     """
     from ccharmony.dataset.reapply import apply_record_to_foreground, transfer_record
     from ccharmony.illuminant import angular_error
@@ -543,7 +602,7 @@ def make_composites(task: CompositeTask, pipeline: Pipeline) -> tuple[list[dict[
         union = np.load(task.cache_dir / f"{ident}.union.npy")
     extension = f".{pipeline.image_format}"
     rows: list[dict[str, Any]] = []
-    files: dict[str, bytes] = {}
+    files: dict[str, bytes | Path] = {}
     start = _elapsed(timings, "load", start)
     previous: np.ndarray | None = None
     for letter in sorted(task.targets):
@@ -587,8 +646,9 @@ def make_composites(task: CompositeTask, pipeline: Pipeline) -> tuple[list[dict[
             data = encode_image(
                 buffer, extension, quality=pipeline.jpeg_quality, chroma_444=pipeline.jpeg_chroma_444, bgr=True
             )
-            files[f"composite_images/{name}"] = data
             start = _elapsed(timings, "encode_composites", start)
+            files[f"composite_images/{name}"] = stage_file(data, name, task.stage_dir)
+            start = _elapsed(timings, "write", start)
             rows.append(
                 {
                     "composite_file_name": f"composite_images/{name}",
@@ -617,4 +677,5 @@ def make_composites(task: CompositeTask, pipeline: Pipeline) -> tuple[list[dict[
                     "transfer": json.dumps(record, sort_keys=True, separators=(",", ":")),
                 }
             )
+    timings[PEAK_RSS] = peak_rss_mb()
     return rows, files, timings

@@ -37,7 +37,7 @@ from ccharmony.io.sniff import describe_container, sniff_container
 __author__ = "ccharmony developers"
 __license__ = "MIT"
 
-__all__ = ["encode_image", "decode_image", "decode_pixels", "check_complete", "read_file_bytes"]
+__all__ = ["encode_image", "decode_image", "decode_mask", "decode_pixels", "check_complete", "read_file_bytes"]
 
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
@@ -232,6 +232,60 @@ def decode_image(source: PathType | bytes, *, name: str | None = None) -> NDArra
         data = read_file_bytes(source)
         label = name or str(source)
     return _to_uint8(decode_pixels(data, name=label), label)
+
+
+def decode_mask(source: PathType | bytes, *, name: str | None = None) -> np.ndarray:
+    """
+    Decode a foreground mask: ``True`` where its first (red, or grey) channel is above 127.
+
+    The same pixels as ``decode_image(source)[..., 0] > 127`` (``decode_image``
+    rounds 16-bit samples to 8 bits first), but only that channel is converted:
+    at 24 megapixels reordering a three-channel mask to RGB costs as much again
+    as thresholding it (``benchmarks/build_speed.py``, "read masks").
+
+    Parameters
+    ----------
+    source
+        A JPEG, PNG or TIFF file path, or the file's bytes.
+    name
+        Name used in messages when ``source`` is bytes (default ``"<bytes>"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        bool ``(H, W)``.
+
+    Raises
+    ------
+    UnreadableImageError, UnsupportedFormatError
+        As :func:`decode_image`.
+
+    Examples
+    --------
+    >>> rgb = np.zeros((1, 3, 3), np.uint8); rgb[0, 1, 0] = 200; rgb[0, 2, 1] = 255
+    >>> decode_mask(encode_image(rgb, ".png")).tolist()
+    [[False, True, False]]
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        label = name or "<bytes>"
+    else:
+        data = read_file_bytes(source)
+        label = name or str(source)
+    if not data:
+        raise UnreadableImageError(f"{label}: file is empty (0 bytes)")
+    kind = sniff_container(data[:64])
+    if kind not in ("jpeg", "png"):
+        array = decode_pixels(data, name=label, container=kind)
+        first = array[..., 0] if array.ndim == 3 else array
+    else:
+        check_complete(data, kind, name=label)
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if decoded is None or decoded.size == 0:
+            raise UnreadableImageError(f"{label}: cannot decode the {describe_container(kind)} data (corrupt file)")
+        # OpenCV keeps BGR(A) order: red is channel 2.
+        first = decoded[..., 2] if decoded.ndim == 3 and decoded.shape[2] >= 3 else decoded.reshape(decoded.shape[:2])
+    return _to_uint8(first, label) > 127
 
 
 def encode_image(

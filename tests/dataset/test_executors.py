@@ -18,7 +18,8 @@ from build_helpers import tree as _tree
 
 from ccharmony.dataset.builder import BuildOptions, build_dataset
 from ccharmony.dataset.config import Pipeline, builtin_pipeline
-from ccharmony.dataset.executors import map_local, task_executor
+from ccharmony.dataset.executors import map_local, pool_context, task_executor
+from ccharmony.dataset.stages import stage_file
 from ccharmony.errors import ConfigError
 
 RAY_MISSING = importlib.util.find_spec("ray") is None
@@ -49,7 +50,31 @@ def local_build(scenes: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _build(scenes, tmp_path_factory.mktemp("local") / "ds")
 
 
+def _imported(name: str) -> bool:
+    import sys
+
+    return name in sys.modules
+
+
 class TestLocal:
+    def test_pool_workers_start_with_the_libraries_imported(self) -> None:
+        import sys
+
+        if not sys.platform.startswith("linux"):
+            pytest.skip("the fork server is what makes this true; checked on Linux")
+        assert pool_context().get_start_method() == "forkserver"
+        with task_executor(executor="local", workers=2) as run:
+            loaded = dict(run(_imported, ["colour", "rawpy", "ccharmony.transfer", "torch"]))
+        # From the server's preload, before any task imported them; torch is never needed.
+        assert loaded == {0: True, 1: True, 2: True, 3: False}
+
+    def test_stage_file_hands_back_bytes_or_a_staged_file(self, tmp_path: Path) -> None:
+        assert stage_file(b"abc", "composite_images/x_1.jpg", None) == b"abc"
+        staged = stage_file(b"abc", "composite_images/x_1.jpg", tmp_path)
+        assert isinstance(staged, Path) and staged.parent == tmp_path and staged.suffix == ".jpg"
+        assert staged.read_bytes() == b"abc"
+        assert stage_file(b"abc", "masks/x_a.png", tmp_path) != staged  # a new name each time
+
     def test_map_local_in_process_keeps_order(self) -> None:
         assert list(map_local(abs, [-3, 1, -2])) == [(0, 3), (1, 1), (2, 2)]
 
@@ -167,6 +192,24 @@ class TestBuild:
         parallel = _build(scenes, tmp_path / "w2", workers=2)
         assert _tree(parallel) == _tree(local_build)
         assert _build_json(parallel) == _build_json(local_build)
+        # The workers staged their files; every one was moved into place.
+        assert not list(parallel.rglob("*.tmp*")) and not (parallel / ".ccharmony-build").exists()
+        timings = json.loads((parallel / "build.json").read_text())["timings"]
+        # Reported by the workers themselves (a Python process with NumPy and OpenCV: > 50 MiB).
+        assert 50 < timings["peak_rss_mb_per_worker"] < 4096
+
+    def test_cli_workers_two_same_bytes_as_the_library(self, scenes: Path, tmp_path: Path) -> None:
+        import subprocess
+        import sys
+
+        library = _build(scenes, tmp_path / "library", pipeline=builtin_pipeline("ccharmony").replace(k=2))
+        out = tmp_path / "cli"
+        command = [sys.executable, "-m", "ccharmony", "build", "--raw-dir", str(scenes / "raw"),
+                   "--annotations", str(scenes / "annotations"), "--out", str(out), "--k", "2",
+                   "--seed", "4", "--workers", "2", "--no-progress"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert _tree(out) == _tree(library)
 
     def test_stage_timings_recorded(self, local_build: Path) -> None:
         stages = json.loads((local_build / "build.json").read_text())["timings"]["stages_s"]

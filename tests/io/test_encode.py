@@ -82,3 +82,63 @@ def test_encode_errors() -> None:
         encode_image(np.zeros((2, 2, 2), np.uint8), ".png")
     with pytest.raises(UnsupportedFormatError, match="'.bmp'"):
         encode_image(np.zeros((2, 2), np.uint8), ".bmp")
+
+
+def _mask_variants() -> dict[str, bytes]:
+    """The same 3x4 mask pattern in the containers and layouts masks come in."""
+    import io
+
+    import cv2
+    import tifffile
+
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (3, 4, 3), dtype=np.uint8)
+    rgb[0, 0] = (128, 0, 255)  # red 128 -> inside even where green / blue say otherwise
+    rgb[0, 1] = (127, 255, 255)  # red 127 -> outside
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    bgra = np.dstack([bgr, np.full((3, 4), 9, np.uint8)])
+    grey16 = (rng.integers(0, 65536, (3, 4))).astype(np.uint16)
+    grey16[0, 0], grey16[0, 1] = 32768, 32767  # rounded to 8 bits: 128 / 127
+    tiff = io.BytesIO()
+    tifffile.imwrite(tiff, rgb)
+    return {
+        "rgb png": cv2.imencode(".png", bgr)[1].tobytes(),
+        "rgba png": cv2.imencode(".png", bgra)[1].tobytes(),
+        "grey png": cv2.imencode(".png", rgb[..., 0])[1].tobytes(),
+        "grey 16-bit png": cv2.imencode(".png", grey16)[1].tobytes(),
+        "rgb jpeg": cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 100])[1].tobytes(),
+        "rgb tiff": tiff.getvalue(),
+    }
+
+
+@pytest.mark.parametrize("variant", sorted(_mask_variants()))
+def test_decode_mask_is_decode_image_red_above_127(variant: str) -> None:
+    from ccharmony.io.encode import decode_mask
+
+    data = _mask_variants()[variant]
+    image = decode_image(data)
+    expected = (image[..., 0] if image.ndim == 3 else image) > 127
+    mask = decode_mask(data)
+    assert mask.dtype == np.bool_ and mask.shape == (3, 4)
+    np.testing.assert_array_equal(mask, expected)
+    assert 0 < mask.sum() < 12  # the pattern has both values, so the test can fail
+    if variant != "rgb jpeg":
+        assert mask[0, 0] and not mask[0, 1]
+
+
+def test_decode_mask_failures_name_the_file(tmp_path: Path) -> None:
+    from ccharmony.io.encode import decode_mask
+
+    data = _mask_variants()["rgb png"]
+    truncated = tmp_path / "fg_a.png"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UnreadableImageError, match="fg_a.png"):
+        decode_mask(truncated)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(UnreadableImageError, match="empty.png: file is empty"):
+        decode_mask(empty)
+    text = tmp_path / "notes.png"
+    text.write_bytes(b"not an image at all")
+    with pytest.raises(UnsupportedFormatError, match="notes.png"):
+        decode_mask(text)
