@@ -52,11 +52,12 @@ STAGE_ORDER = [
     ("render", "render 8-bit sRGB"),
     ("illuminant", "illuminant, patch colours, LOO residual"),
     ("encode_a", "encode real JPEG + mask PNGs"),
-    ("cache", "stage-A cache (npy)"),
+    ("cache", "stage-A cache (pack; saved here with --workers 2)"),
     ("load", "stage-B load + distinct colours"),
     ("fit", "fit transfers"),
     ("transfer", "apply transfer + composite"),
     ("encode_b", "encode composite JPEGs"),
+    ("hash", "sha256 of the composites (metadata.parquet)"),
     ("write", "write (atomic; a writer thread, overlaps the stages)"),
 ]
 OVERLAPPING = {"write"}
@@ -68,10 +69,13 @@ def _single_thread_env() -> dict[str, str]:
     return env
 
 
-def _limit_threads_here() -> None:
-    from ccharmony.dataset.executors import limit_threads
+def _limit_threads_here(workers: int) -> None:
+    """One thread for OpenCV and BLAS; with one worker, this process is it (as in ``ccharmony build``)."""
+    from ccharmony.dataset.executors import keep_freed_memory, limit_threads
 
     limit_threads()
+    if workers == 1:
+        keep_freed_memory()
 
 
 def _import_libraries() -> None:
@@ -128,7 +132,7 @@ def child_build(data: Path, out: Path, k: int, workers: int) -> dict:
     from ccharmony.dataset.builder import BuildOptions, build_dataset
     from ccharmony.dataset.config import Pipeline
 
-    _limit_threads_here()
+    _limit_threads_here(workers)
     _import_libraries()
     if workers > 1:
         _start_pool_server()
@@ -159,7 +163,7 @@ def child_floor(data: Path, built: Path, k: int) -> dict:
     from ccharmony.dataset.config import Pipeline
     from ccharmony.io.mosaic import develop_mosaic
 
-    _limit_threads_here()
+    _limit_threads_here(1)  # as the one-worker build: same allocator settings
     pipeline = Pipeline(k=k)
     dngs = sorted((data / "raw").glob("*.dng"))
     libraw = unpack = demosaic = 0.0
@@ -207,7 +211,7 @@ def child_detect(data: Path) -> dict:
     from ccharmony import checker
     from ccharmony.io import read_image
 
-    _limit_threads_here()
+    _limit_threads_here(1)
     path = sorted((data / "raw").glob("*.dng"))[0]
     linear = read_image(path)
     checker.detect(linear, max_side=1024)  # warm the imports
@@ -273,7 +277,7 @@ def _stage_rows(build: dict) -> list[tuple[str, float]]:
             value = stages.get(key, 0.0)
         rows.append((label, value))
     serial = sum(v for (key, _), (_, v) in zip(STAGE_ORDER, rows) if key not in OVERLAPPING)
-    rows.append(("other (planning, metadata, card, hashes)", build["wall_s"] - serial))
+    rows.append(("other (planning, metadata, card, waiting for the writer)", build["wall_s"] - serial))
     return rows
 
 

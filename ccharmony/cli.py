@@ -216,10 +216,13 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_build(args: argparse.Namespace) -> int:
-    if args.workers > 1 and args.executor == "local":
-        from ccharmony.dataset.executors import start_pool_server
+    if args.executor == "local":
+        from ccharmony.dataset.executors import keep_freed_memory, start_pool_server
 
-        start_pool_server()  # its imports overlap this process's start-up
+        if args.workers > 1:
+            start_pool_server()  # its imports overlap this process's start-up
+        else:
+            keep_freed_memory()  # this process is the worker
     from ccharmony.dataset.builder import BuildOptions, build_dataset
     from ccharmony.dataset.config import builtin_pipeline
 

@@ -23,7 +23,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import platform
 import shutil
 import time
@@ -56,9 +55,12 @@ from ccharmony.dataset.stages import (
     PEAK_RSS,
     PreparedImage,
     Skip,
+    cache_file,
+    cache_files_of_image,
     make_composites,
     prepare_image,
 )
+from ccharmony.dataset.writer import DatasetWriter
 from ccharmony.errors import ConfigError, DatasetError
 
 __author__ = "ccharmony developers"
@@ -255,91 +257,6 @@ def plan_targets(
     return plan
 
 
-# --- writer ---------------------------------------------------------------------
-
-
-class _Writer:
-    """
-    The only code that writes into the dataset folder; every write is atomic.
-
-    Inside :meth:`background`, writes are queued to one thread that performs them
-    in order (so a stage record never lands before the files it lists, and a
-    ``kill -9`` leaves at most unrenamed temporaries), overlapping disk I/O with
-    the stages; leaving the block waits for the queue and re-raises a write error.
-    """
-
-    _QUEUED = 8
-    """Writes queued at most (a few composites' bytes)."""
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.seconds = 0.0
-        self._queue: Any = None
-        self._error: BaseException | None = None
-
-    def _write_now(self, relative: str, data: bytes | Path) -> None:
-        from ccharmony.io.atomic import atomic_write_bytes
-
-        start = time.perf_counter()
-        path = self.out / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(data, Path):
-            # A worker's staged file (ccharmony.dataset.stages.stage_file), on
-            # this file system: renaming it is the atomic write.
-            try:
-                os.replace(data, path)
-            except OSError as error:
-                raise DatasetError(f"{path}: cannot move the staged file {data} into place ({error.strerror or error})") from None
-        else:
-            atomic_write_bytes(path, data)
-        self.seconds += time.perf_counter() - start
-
-    def write(self, relative: str, data: bytes | Path) -> None:
-        if self._error is not None:
-            raise self._error
-        if self._queue is None:
-            self._write_now(relative, data)
-        else:
-            self._queue.put((relative, data))
-
-    def write_json(self, relative: str, data: Any) -> None:
-        self.write(relative, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
-
-    def read_json(self, relative: str) -> Any:
-        return json.loads((self.out / relative).read_text(encoding="utf-8"))
-
-    def _drain(self) -> None:
-        while True:
-            item = self._queue.get()
-            try:
-                if item is None:
-                    return
-                if self._error is None:
-                    self._write_now(*item)
-            except BaseException as error:  # noqa: BLE001 - re-raised in the building thread
-                self._error = error
-            finally:
-                self._queue.task_done()
-
-    @contextlib.contextmanager
-    def background(self) -> Iterator[None]:
-        """Queue the writes of the ``with`` block to a writer thread."""
-        import queue
-        import threading
-
-        self._queue = queue.Queue(maxsize=self._QUEUED)
-        thread = threading.Thread(target=self._drain, name="ccharmony-writer", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            self._queue.put(None)
-            thread.join()
-            self._queue = None
-        if self._error is not None:
-            raise self._error
-
-
 def _config_key(options: BuildOptions, inputs: dict[str, Any]) -> str:
     payload = json.dumps(
         {"pipeline": options.pipeline.to_dict(), "seed": options.seed, "inputs": inputs, "version": __version__},
@@ -467,7 +384,7 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
         LOGGER.info("%s is already built with these inputs", out)
         return _summary_from_build_json(out, started)
 
-    writer = _Writer(out)
+    writer = DatasetWriter(out)
     state = out / STATE_DIR
     state.mkdir(parents=True, exist_ok=True)
     writer.write_json(f"{STATE_DIR}/state.json", {"key": key})
@@ -485,6 +402,7 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
     # ccharmony.dataset.stages.stage_file); one worker runs in this process and
     # Ray workers may be on other machines, so those hand back bytes.
     staged: Path | None = None
+    in_process = options.executor == "local" and options.workers == 1
     if options.executor == "local" and options.workers > 1:
         staged = state / "staged"
         shutil.rmtree(staged, ignore_errors=True)  # a killed run's, never renamed
@@ -505,6 +423,7 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
                 cache_dir=cache,
                 ingest=options.ingest,
                 stage_dir=staged,
+                cache_in_memory=in_process,
             )
         )
 
@@ -538,6 +457,8 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
                 continue
             for path, data in sorted(result.files.items()):
                 writer.write(path, data)
+            for cached, array in result.cache.items():  # before the record that needs them
+                writer.write(cached, array)
             record = result.to_json()
             del result  # before the next task runs (one worker: in this process)
             task_timings = record.pop("timings")
@@ -576,6 +497,10 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
                 )
         # Largest first (composites x pixels), so that the workers finish together.
         composite_tasks.sort(key=_composite_work, reverse=True)
+        # Each image's cached pixels are deleted once its last foreground is done:
+        # disk use shrinks as the build goes, and files deleted before the kernel
+        # writes them back never reach the disk.
+        unfinished = Counter(task.source["id"] for task in composite_tasks)
         results = run(_run_composites, [(task, pipeline) for task in composite_tasks])
         for index, (task_rows, files, task_timings) in _progress(
             results, total=len(composite_tasks), description="composite", enabled=options.progress
@@ -586,8 +511,16 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
             peak_rss = max(peak_rss, task_timings.pop(PEAK_RSS, 0.0))
             timings.update(task_timings)
             task = composite_tasks[index]
-            writer.write_json(f"{STATE_DIR}/rows/{task.source['id']}_{next(iter(task.targets))}.json", task_rows)
+            ident, letter = task.source["id"], next(iter(task.targets))
+            writer.write_json(f"{STATE_DIR}/rows/{ident}_{letter}.json", task_rows)
             rows.extend(task_rows)
+            # Through the writer: after the rows record, so a resumed build never
+            # needs a deleted file.
+            writer.delete(cache_file(cache, ident, letter))
+            unfinished[ident] -= 1
+            if not unfinished[ident]:
+                for path in cache_files_of_image(cache, ident):
+                    writer.delete(path)
 
     timings.update({"write": writer.seconds})  # type: ignore[dict-item]
     summary = _finalize(
@@ -644,7 +577,7 @@ def _versions() -> dict[str, str]:
 
 
 def _finalize(
-    writer: _Writer,
+    writer: DatasetWriter,
     options: BuildOptions,
     key: str,
     prepared: dict[str, dict[str, Any]],

@@ -38,7 +38,7 @@ from ccharmony.errors import ConfigError
 __author__ = "ccharmony developers"
 __license__ = "MIT"
 
-__all__ = ["EXECUTORS", "TaskMap", "task_executor", "map_local", "map_ray", "pool_context", "start_pool_server", "POOL_PRELOAD", "ray_session", "limit_threads", "prepare_worker"]
+__all__ = ["EXECUTORS", "TaskMap", "task_executor", "map_local", "map_ray", "pool_context", "start_pool_server", "POOL_PRELOAD", "ray_session", "limit_threads", "keep_freed_memory", "prepare_worker"]
 
 EXECUTORS = ("local", "ray")
 """Executor names accepted by :func:`task_executor` (``--executor``)."""
@@ -67,20 +67,20 @@ def limit_threads() -> None:
         pass
 
 
-def prepare_worker() -> None:
+def keep_freed_memory() -> None:
     """
-    Set up a worker process that this module started (pool or Ray worker).
+    Tell glibc's allocator to keep freed memory for reuse in this process.
 
-    One thread for OpenCV and BLAS (:func:`limit_threads`), and glibc's
-    allocator told to keep freed memory for reuse (``mallopt``: no ``mmap`` for
-    large blocks, trim above 1 GiB). Each 24-megapixel image allocates and frees
-    about a gigabyte of arrays; fresh pages cost a kernel page fault and zeroing
-    each, which do not scale across processes on a small virtual machine
-    (``benchmarks/build_speed.py``), while reused heap memory does. A worker's
-    peak memory is unchanged; it keeps it until it exits. Elsewhere than glibc
-    this is a no-op.
+    ``mallopt``: no ``mmap`` for large blocks, trim the heap only above 1 GiB
+    free. Each 24-megapixel image allocates and frees about a gigabyte of
+    arrays; fresh pages cost a kernel page fault and zeroing each, which do not
+    scale across processes on a small virtual machine, while reused heap
+    memory does (decoding a 24-MP DNG: 0.34 s -> 0.19 s,
+    ``benchmarks/build_speed.py``). The process keeps its peak memory until it
+    exits, so only processes that build call it: pool and Ray workers
+    (:func:`prepare_worker`) and ``ccharmony build`` itself with one worker.
+    Elsewhere than glibc this is a no-op.
     """
-    limit_threads()
     import ctypes
     import ctypes.util
 
@@ -91,6 +91,17 @@ def prepare_worker() -> None:
         return
     mallopt(-4, 0)  # M_MMAP_MAX
     mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+
+
+def prepare_worker() -> None:
+    """
+    Set up a worker process that this module started (pool or Ray worker).
+
+    One thread for OpenCV and BLAS (:func:`limit_threads`), freed memory kept
+    for reuse (:func:`keep_freed_memory`).
+    """
+    limit_threads()
+    keep_freed_memory()
 
 
 POOL_PRELOAD = (

@@ -79,6 +79,10 @@ class ImageTask:
         the output's file system: each is written there under a temporary name
         and travels back as that path, for the builder's writer to move into
         place (see :func:`stage_file`).
+    cache_in_memory
+        Hand the pixel cache back as arrays (:attr:`PreparedImage.cache`) for
+        the caller to save, instead of saving it here. For a stage run in the
+        building process itself: its writer thread saves them on another core.
     """
 
     image: str
@@ -91,6 +95,7 @@ class ImageTask:
     cache_dir: Path = Path(".")
     ingest: Any = None
     stage_dir: Path | None = None
+    cache_in_memory: bool = False
 
 
 @dataclass
@@ -119,10 +124,12 @@ class PreparedImage:
     loo_residual_de00: float | None
     timings: dict[str, float] = field(default_factory=dict)
     files: dict[str, bytes | Path] = field(default_factory=dict, repr=False)
+    cache: dict[Path, np.ndarray] = field(default_factory=dict, repr=False)
+    """Cache file -> array, with :attr:`ImageTask.cache_in_memory` (otherwise saved already)."""
 
     def to_json(self) -> dict[str, Any]:
-        """Return the record without the file payloads."""
-        data = {key: value for key, value in self.__dict__.items() if key != "files"}
+        """Return the record without the file payloads and cached arrays."""
+        data = {key: value for key, value in self.__dict__.items() if key not in ("files", "cache")}
         return data
 
 
@@ -370,17 +377,23 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
     del encoded
     start = _elapsed(timings, "write", start)
 
-    task.cache_dir.mkdir(parents=True, exist_ok=True)
-    _save_npy(task.cache_dir / f"{ident}.real-bgr.npy", real_bgr)
+    cache: dict[Path, np.ndarray] = {task.cache_dir / f"{ident}.real-bgr.npy": real_bgr}
     for letter, mask in masks.items():
-        _save_npy(task.cache_dir / f"{ident}_{letter}.mask.npy", mask)
+        # One bit per pixel: an eighth of the bytes written and read back.
+        cache[cache_file(task.cache_dir, ident, letter)] = np.packbits(mask, axis=None)
     if pipeline.domain == "linear":
         # Only the foreground pixels, in row-major order of the union of the masks.
         union = np.flatnonzero(np.any(np.stack(list(masks.values())), axis=0))
-        _save_npy(task.cache_dir / f"{ident}.union.npy", union)
+        cache[task.cache_dir / f"{ident}.union.npy"] = union
         rows_of = union // cropped.shape[1]
-        _save_npy(task.cache_dir / f"{ident}.linear.npy",
-                  np.ascontiguousarray(cropped[rows_of, union - rows_of * cropped.shape[1]], dtype=np.float32))
+        cache[task.cache_dir / f"{ident}.linear.npy"] = np.ascontiguousarray(
+            cropped[rows_of, union - rows_of * cropped.shape[1]], dtype=np.float32
+        )
+    if not task.cache_in_memory:
+        task.cache_dir.mkdir(parents=True, exist_ok=True)
+        for path, array in cache.items():
+            _save_npy(path, array)
+        cache = {}
     _elapsed(timings, "cache", start)
 
     return PreparedImage(
@@ -400,6 +413,7 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
         loo_residual_de00=loo,
         timings={**timings, PEAK_RSS: peak_rss_mb()},
         files=files,
+        cache=cache,
     )
 
 
@@ -489,6 +503,16 @@ def render_parameters(linear: Any, patches: Any = None):  # noqa: ANN201
     )
 
 
+def cache_file(cache_dir: Path, ident: str, letter: str) -> Path:
+    """Return the stage-A cache file of one foreground's mask (packed bits, row-major)."""
+    return cache_dir / f"{ident}_{letter}.mask-bits.npy"
+
+
+def cache_files_of_image(cache_dir: Path, ident: str) -> list[Path]:
+    """Return the stage-A cache files one image's foregrounds share (some may not exist)."""
+    return [cache_dir / f"{ident}.{kind}.npy" for kind in ("real-bgr", "union", "linear")]
+
+
 def _save_npy(path: Path, array: np.ndarray) -> None:
     from ccharmony.io.atomic import atomic_output
 
@@ -498,35 +522,73 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def _map_colours(colours: np.ndarray, chain: Any, first_steps: dict[tuple[str, bytes], np.ndarray]) -> np.ndarray:
-    """
-    Map ``(u, 3)`` uint8 sRGB colours with an ``srgb8`` transfer chain, returning uint8.
+    """Map ``(u, 3)`` uint8 sRGB colours with one ``srgb8`` chain (see :func:`_map_colours_many`)."""
+    return _map_colours_many(colours, [chain], first_steps)[0]
 
-    The same bytes as :func:`ccharmony.dataset.reapply.apply_record_to_foreground`
-    (``clip(rint(chain.apply(colours)))``), but the float64 output of the chain's
-    first step (source -> standard, the same for all K targets of a foreground)
-    is computed once and kept in ``first_steps``.
+
+def _map_colours_many(
+    colours: np.ndarray, chains: list[Any], first_steps: dict[tuple[str, bytes], np.ndarray]
+) -> list[np.ndarray]:
+    """
+    Map ``(u, 3)`` uint8 sRGB colours with each of several ``srgb8`` transfer chains.
+
+    The same bytes, chain by chain, as
+    :func:`ccharmony.dataset.reapply.apply_record_to_foreground`
+    (``clip(rint(chain.apply(colours)))``), computed with less work: the
+    float64 output of a chain's first step (source -> standard, the same for
+    all K targets of a foreground) is computed once and kept in
+    ``first_steps``, and the term expansion of that output (11 terms for
+    ``poly11``) once per block for every chain whose second step uses it,
+    instead of once per chain.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``(u, 3)`` uint8, one per chain.
     """
     from ccharmony.transfer import Transfer
+    from ccharmony.transfer._methods import _SPECS
     from ccharmony.transfer.record import _BLOCK_PIXELS
 
-    steps = chain.steps
-    head = steps[0]
-    key = (head.method, head.params.tobytes())
-    middle = first_steps.get(key)
-    if middle is None:
-        values = colours.astype(np.float32)
-        middle = np.empty(values.shape, dtype=np.float64)
-        for start in range(0, len(values), _BLOCK_PIXELS):
-            middle[start : start + _BLOCK_PIXELS] = head._evaluate64(values[start : start + _BLOCK_PIXELS].astype(np.float64))
-        first_steps[key] = middle
-    out = np.empty(middle.shape, dtype=np.float32)
-    rest = Transfer(steps[1].method, steps[1].params, steps[1].domain, chain=steps[2:]) if len(steps) > 1 else None
-    for start in range(0, len(middle), _BLOCK_PIXELS):
-        block = middle[start : start + _BLOCK_PIXELS]
-        result = rest._evaluate64(block) if rest is not None else block.copy()
-        np.clip(result, 0.0, 255.0, out=result)
-        out[start : start + _BLOCK_PIXELS] = result
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    middles = []
+    for chain in chains:
+        head = chain.steps[0]
+        key = (head.method, head.params.tobytes())
+        middle = first_steps.get(key)
+        if middle is None:
+            values = colours.astype(np.float32)
+            middle = np.empty(values.shape, dtype=np.float64)
+            for start in range(0, len(values), _BLOCK_PIXELS):
+                middle[start : start + _BLOCK_PIXELS] = head._evaluate64(
+                    values[start : start + _BLOCK_PIXELS].astype(np.float64)
+                )
+            first_steps[key] = middle
+        middles.append(middle)
+    outs = [np.empty(middle.shape, dtype=np.float32) for middle in middles]
+    tails = [
+        Transfer(chain.steps[2].method, chain.steps[2].params, chain.steps[2].domain, chain=chain.steps[3:])
+        if len(chain.steps) > 2 else None
+        for chain in chains
+    ]
+    for start in range(0, len(colours), _BLOCK_PIXELS):
+        expansions: dict[tuple[int, str], np.ndarray] = {}
+        for chain, middle, tail, out in zip(chains, middles, tails, outs):
+            block = middle[start : start + _BLOCK_PIXELS]
+            if len(chain.steps) == 1:
+                result = block.copy()
+            else:
+                # Transfer._evaluate64, step by step, sharing the second step's terms.
+                second = chain.steps[1]
+                terms_key = (id(middle), second.method)
+                if terms_key not in expansions:
+                    expansions[terms_key] = _SPECS[second.method].expand(block)
+                result = np.einsum("nk,ck->nc", expansions[terms_key], second.params)
+                if tail is not None:
+                    result = tail._evaluate64(result)
+            np.clip(result, 0.0, 255.0, out=result)
+            out[start : start + _BLOCK_PIXELS] = result
+        del expansions
+    return [np.clip(np.rint(out), 0, 255).astype(np.uint8) for out in outs]
 
 
 _PIXEL = np.dtype((np.void, 3))
@@ -606,7 +668,7 @@ def make_composites(
     start = _elapsed(timings, "load", start)
     previous: np.ndarray | None = None
     for letter in sorted(task.targets):
-        mask = np.load(task.cache_dir / f"{ident}_{letter}.mask.npy")
+        mask = np.unpackbits(np.load(cache_file(task.cache_dir, ident, letter)), count=height * width)
         inside = np.flatnonzero(mask)  # row-major, the order of real[mask]
         del mask
         if previous is not None:  # the real image back under the last foreground
@@ -621,18 +683,21 @@ def make_composites(
         else:
             pixels = linear[np.searchsorted(union, inside)]
         start = _elapsed(timings, "load", start)
-        for k, target in enumerate(task.targets[letter], start=1):
+        targets = task.targets[letter]
+        chains = [fit_chain(source, target, pipeline) for target in targets]
+        records = [
+            transfer_record(chain, domain=pipeline.domain, source_render=source["render"], target_render=target["render"])
+            for chain, target in zip(chains, targets)
+        ]
+        start = _elapsed(timings, "fit", start)
+        tables = _map_colours_many(colours, chains, first_steps) if linear is None else []
+        start = _elapsed(timings, "transfer", start)
+        for k, target in enumerate(targets, start=1):
             start = time.perf_counter()
-            chain = fit_chain(source, target, pipeline)
-            record = transfer_record(
-                chain,
-                domain=pipeline.domain,
-                source_render=source["render"],
-                target_render=target["render"],
-            )
-            start = _elapsed(timings, "fit", start)
+            record = records[k - 1]
             if linear is None:
-                mapped_bgr = np.ascontiguousarray(_map_colours(colours, chain, first_steps)[:, ::-1])
+                mapped_bgr = np.ascontiguousarray(tables[k - 1][:, ::-1])
+                tables[k - 1] = mapped_bgr  # the RGB table is not needed again
                 mapped = np.take(mapped_bgr.view(_PIXEL)[:, 0], inverse)
             else:
                 mapped_bgr = np.ascontiguousarray(apply_record_to_foreground(pixels, record)[:, ::-1])
@@ -649,6 +714,8 @@ def make_composites(
             start = _elapsed(timings, "encode_composites", start)
             files[f"composite_images/{name}"] = stage_file(data, name, task.stage_dir)
             start = _elapsed(timings, "write", start)
+            digest = _sha256(data)
+            start = _elapsed(timings, "hash", start)
             rows.append(
                 {
                     "composite_file_name": f"composite_images/{name}",
@@ -673,7 +740,7 @@ def make_composites(
                     "foreground_ratio": float(source["foregrounds"][letter]),
                     "width": int(width),
                     "height": int(height),
-                    "composite_sha256": _sha256(data),
+                    "composite_sha256": digest,
                     "transfer": json.dumps(record, sort_keys=True, separators=(",", ":")),
                 }
             )
