@@ -124,18 +124,21 @@ def pool_context() -> Any:
     """
     Return the :mod:`multiprocessing` context of the local process pool.
 
-    ``forkserver`` where the platform has it, with :data:`POOL_PRELOAD`: the
-    server imports NumPy, OpenCV, rawpy and colour-science once (colour-science
-    alone takes a second) and every worker starts as a fork of it, ready, where
-    a spawned worker would import them all again. The server runs no OpenMP
-    code, so its forks are safe; a plain ``fork`` of the building process would
-    not be (rawpy warns about LibRaw's OpenMP, and Python 3.12+ about forking a
-    process that runs threads). ``spawn`` where there is no ``forkserver``
-    (Windows). See :func:`start_pool_server`.
+    On Linux, ``forkserver`` with :data:`POOL_PRELOAD`: the server imports
+    NumPy, OpenCV, rawpy and colour-science once (colour-science alone takes a
+    second) and every worker starts as a fork of it, ready, where a spawned
+    worker would import them all again. The server runs no OpenMP code, so its
+    forks are safe; a plain ``fork`` of the building process would not be
+    (rawpy warns about LibRaw's OpenMP, and Python 3.12+ about forking a
+    process that runs threads). ``spawn`` elsewhere: Windows has no fork, and
+    on macOS a fork after system frameworks are loaded (OpenCV links several)
+    is not safe, which is why Python spawns there by default. See
+    :func:`start_pool_server`.
     """
     import multiprocessing
+    import sys
 
-    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover - Windows
+    if not sys.platform.startswith("linux"):  # pragma: no cover - tested on Linux
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(POOL_PRELOAD))
