@@ -1,6 +1,6 @@
 """Measure read_image on a synthetic 24-MP DNG (6000x4000, 12-bit) and a 24-MP JPEG; print a table."""
 from __future__ import annotations
-import sys, tempfile, time, resource
+import tempfile, time, resource
 from pathlib import Path
 import numpy as np
 from ccharmony.io import IngestOptions, read_image

@@ -154,10 +154,19 @@ def child_build(data: Path, out: Path, k: int, workers: int) -> dict:
     }
 
 
+def _mask_png_params() -> list[int]:
+    """The PNG settings of ``ccharmony.io.encode.encode_mask``."""
+    import cv2
+
+    params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    if hasattr(cv2, "IMWRITE_PNG_FILTER"):
+        params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
+    return params
+
+
 def child_floor(data: Path, built: Path, k: int) -> dict:
     """LibRaw decode + demosaic of every DNG, and encoding every output file of ``built``."""
     import cv2
-    import numpy as np
     import rawpy
 
     from ccharmony.dataset.config import Pipeline
@@ -193,7 +202,7 @@ def child_floor(data: Path, built: Path, k: int) -> dict:
     counts = dict.fromkeys(encode, 0)
     for kind, folder, suffix, params in (
         ("real", "real_images", ".jpg", jpeg),
-        ("mask", "masks", ".png", [cv2.IMWRITE_PNG_COMPRESSION, 3]),
+        ("mask", "masks", ".png", _mask_png_params()),
         ("composite", "composite_images", ".jpg", jpeg),
     ):
         for path in sorted((built / folder).glob(f"*{suffix}")):

@@ -46,7 +46,6 @@ from ccharmony.checker.detect import (
     DETECTION_METHODS,
     _orient,
     candidates_from_centres,
-    checker_from_corners,
     reduce_image,
     viewable_rendering,
 )

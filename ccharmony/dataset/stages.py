@@ -104,8 +104,9 @@ class PreparedImage:
     Stage A's result for one image: JSON-safe facts plus the files to write.
 
     ``files`` maps a path relative to the dataset folder to its encoded bytes, or
-    to the staged file holding them (:func:`stage_file`); the builder writes them. Pixels stage B needs are cached as ``.npy`` files in the
-    task's cache folder.
+    to the staged file holding them (:func:`stage_file`); the builder writes
+    them. Pixels stage B needs are cached as ``.npy`` files in the task's cache
+    folder, or handed back in ``cache`` (:attr:`ImageTask.cache_in_memory`).
     """
 
     image: str
@@ -270,7 +271,7 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
     from ccharmony import checker as checker_module
     from ccharmony.illuminant import illuminant_from_patches
     from ccharmony.io import read_image
-    from ccharmony.io.encode import encode_image
+    from ccharmony.io.encode import encode_image, encode_mask
     from ccharmony.io.patch_colors import read_patch_colors_csv
     from ccharmony.render import render_srgb, render_srgb_float
     from ccharmony.transfer import loo_residual
@@ -363,15 +364,13 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
     loo = float(np.nanmean(residual))
 
     ident = image_id(task.image)
-    masks8 = {letter: mask.view(np.uint8) * np.uint8(255) for letter, mask in masks.items()}
     start = _elapsed(timings, "illuminant", start)
     encoded: dict[str, bytes] = {}
     encoded[f"real_images/{real_name(ident)}"] = encode_image(
         real_bgr, ".jpg", quality=pipeline.jpeg_quality, chroma_444=pipeline.jpeg_chroma_444, bgr=True
     )
-    for letter, mask8 in masks8.items():
-        encoded[f"masks/{mask_name(ident, letter)}"] = encode_image(mask8, ".png")
-    del masks8
+    for letter, mask in masks.items():
+        encoded[f"masks/{mask_name(ident, letter)}"] = encode_mask(mask)
     start = _elapsed(timings, "encode", start)
     files = {relative: stage_file(data, relative, task.stage_dir) for relative, data in encoded.items()}
     del encoded
@@ -564,7 +563,8 @@ def _map_colours_many(
                 )
             first_steps[key] = middle
         middles.append(middle)
-    outs = [np.empty(middle.shape, dtype=np.float32) for middle in middles]
+    # uint8 per block (K tables of 3 bytes per colour, not float32 ones of 12).
+    outs = [np.empty(middle.shape, dtype=np.uint8) for middle in middles]
     tails = [
         Transfer(chain.steps[2].method, chain.steps[2].params, chain.steps[2].domain, chain=chain.steps[3:])
         if len(chain.steps) > 2 else None
@@ -586,9 +586,10 @@ def _map_colours_many(
                 if tail is not None:
                     result = tail._evaluate64(result)
             np.clip(result, 0.0, 255.0, out=result)
-            out[start : start + _BLOCK_PIXELS] = result
+            # As Transfer.apply (float32 out) then clip(rint(...)) to uint8.
+            out[start : start + _BLOCK_PIXELS] = np.clip(np.rint(result.astype(np.float32)), 0, 255)
         del expansions
-    return [np.clip(np.rint(out), 0, 255).astype(np.uint8) for out in outs]
+    return outs
 
 
 _PIXEL = np.dtype((np.void, 3))
@@ -697,7 +698,7 @@ def make_composites(
             record = records[k - 1]
             if linear is None:
                 mapped_bgr = np.ascontiguousarray(tables[k - 1][:, ::-1])
-                tables[k - 1] = mapped_bgr  # the RGB table is not needed again
+                tables[k - 1] = np.empty((0, 3), np.uint8)  # free the RGB table
                 mapped = np.take(mapped_bgr.view(_PIXEL)[:, 0], inverse)
             else:
                 mapped_bgr = np.ascontiguousarray(apply_record_to_foreground(pixels, record)[:, ::-1])

@@ -37,7 +37,7 @@ from ccharmony.io.sniff import describe_container, sniff_container
 __author__ = "ccharmony developers"
 __license__ = "MIT"
 
-__all__ = ["encode_image", "decode_image", "decode_mask", "decode_pixels", "check_complete", "read_file_bytes"]
+__all__ = ["encode_image", "encode_mask", "decode_image", "decode_mask", "decode_pixels", "check_complete", "read_file_bytes"]
 
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
@@ -232,6 +232,49 @@ def decode_image(source: PathType | bytes, *, name: str | None = None) -> NDArra
         data = read_file_bytes(source)
         label = name or str(source)
     return _to_uint8(decode_pixels(data, name=label), label)
+
+
+def encode_mask(mask: np.ndarray) -> bytes:
+    """
+    Encode a foreground mask as an 8-bit greyscale PNG (0 outside, 255 inside).
+
+    The settings were chosen by measurement (``benchmarks/encode_settings.py``,
+    a 16-megapixel mask): zlib level 1 with libpng's row filter off encodes in
+    0.021 s instead of 0.102 s (``encode_image``'s level 3 with adaptive
+    filtering, which suits photographs, not two-level masks), decodes in 0.010 s
+    instead of 0.015 s, and is as small (0.079 MB). A 1-bit PNG would be faster
+    still, but Pillow reads it as booleans, which loaders written for 8-bit
+    iHarmony4 masks misread. OpenCV before 4.11 has no filter option: there
+    the file is level 1 with the default filter (same pixels, other bytes).
+
+    Parameters
+    ----------
+    mask
+        bool ``(H, W)``, or uint8 ``(H, W)`` with values 0 / 255.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+
+    Examples
+    --------
+    >>> mask = np.zeros((2, 3), bool); mask[0, 1] = True
+    >>> decode_mask(encode_mask(mask)).tolist()
+    [[False, True, False], [False, False, False]]
+    """
+    array = np.asarray(mask)
+    if array.dtype == np.bool_:
+        array = array.view(np.uint8) * np.uint8(255)
+    if array.dtype != np.uint8 or array.ndim != 2:
+        raise ValueError(f"mask must be bool or uint8 (H, W), got {array.dtype} {array.shape}")
+    params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    if hasattr(cv2, "IMWRITE_PNG_FILTER"):
+        params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
+    ok, buffer = cv2.imencode(".png", np.ascontiguousarray(array), params)
+    if not ok:  # pragma: no cover - OpenCV only fails on invalid input checked above
+        raise UnsupportedFormatError(f"OpenCV could not encode a {array.shape} mask as PNG")
+    return buffer.tobytes()
 
 
 def decode_mask(source: PathType | bytes, *, name: str | None = None) -> np.ndarray:

@@ -15,7 +15,7 @@ References
 
 from __future__ import annotations
 
-import numpy as np
+import numpy as np  # noqa: F401 - doctests
 from colour.characterisation import matrix_colour_correction
 
 from ccharmony._types import ArrayLike

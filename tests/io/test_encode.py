@@ -142,3 +142,41 @@ def test_decode_mask_failures_name_the_file(tmp_path: Path) -> None:
     text.write_bytes(b"not an image at all")
     with pytest.raises(UnsupportedFormatError, match="notes.png"):
         decode_mask(text)
+
+
+def test_encode_mask_is_an_8_bit_grey_png_with_unfiltered_rows() -> None:
+    import struct
+    import zlib
+
+    import cv2
+
+    from ccharmony.io.encode import decode_mask, encode_mask
+
+    rng = np.random.default_rng(7)
+    mask = rng.random((37, 53)) < 0.3
+    data = encode_mask(mask)
+    assert data == encode_mask(mask.view(np.uint8) * np.uint8(255))  # bool and 0/255 alike
+    np.testing.assert_array_equal(decode_mask(data), mask)
+    np.testing.assert_array_equal(decode_image(data), mask.astype(np.uint8) * 255)
+    width, height, depth, colour_type = struct.unpack(">IIBB", data[16:26])
+    assert (width, height, depth, colour_type) == (53, 37, 8, 0)  # 8-bit greyscale, as iHarmony4 masks
+    if hasattr(cv2, "IMWRITE_PNG_FILTER"):
+        # Every row stored with filter type 0 (none): the measured fast setting.
+        chunks, position = b"", 8
+        while position < len(data):
+            length, kind = struct.unpack(">I4s", data[position : position + 8])
+            if kind == b"IDAT":
+                chunks += data[position + 8 : position + 8 + length]
+            position += 12 + length
+        rows = zlib.decompress(chunks)
+        assert len(rows) == height * (width + 1)
+        assert {rows[r * (width + 1)] for r in range(height)} == {0}
+
+
+def test_encode_mask_refuses_other_arrays() -> None:
+    from ccharmony.io.encode import encode_mask
+
+    with pytest.raises(ValueError, match="mask must be bool or uint8"):
+        encode_mask(np.zeros((2, 2, 3), np.uint8))
+    with pytest.raises(ValueError, match="mask must be bool or uint8"):
+        encode_mask(np.zeros((2, 2), np.float32))
