@@ -655,9 +655,10 @@ def make_composites(
     # buffer, changing only the foreground pixels from one target to the next.
     real_bgr = np.load(task.cache_dir / f"{ident}.real-bgr.npy", mmap_mode="r")
     height, width = real_bgr.shape[:2]
-    real_pixels = real_bgr.reshape(-1, 3).view(_PIXEL)
+    # One item per pixel; np.take / np.put: about twice as fast as fancy indexing.
+    real_pixels = real_bgr.reshape(-1, 3).view(_PIXEL)[:, 0]
     buffer = np.array(real_bgr)
-    buffer_pixels = buffer.reshape(-1, 3).view(_PIXEL)
+    buffer_pixels = buffer.reshape(-1, 3).view(_PIXEL)[:, 0]
     linear: np.ndarray | None = None
     union = np.empty(0, dtype=np.int64)
     if pipeline.domain == "linear":
@@ -673,12 +674,12 @@ def make_composites(
         inside = np.flatnonzero(mask)  # row-major, the order of real[mask]
         del mask
         if previous is not None:  # the real image back under the last foreground
-            buffer_pixels[previous] = real_pixels[previous]
+            np.put(buffer_pixels, previous, np.take(real_pixels, previous))
         previous = inside
         first_steps: dict[tuple[str, bytes], np.ndarray] = {}
         if linear is None:
             # 8-bit sources: map each distinct colour once per target, not each pixel.
-            colours_bgr, inverse = _distinct_colours(real_pixels[inside].view(np.uint8).reshape(-1, 3))
+            colours_bgr, inverse = _distinct_colours(np.take(real_pixels, inside).view(np.uint8).reshape(-1, 3))
             colours = np.ascontiguousarray(colours_bgr[:, ::-1])
             del colours_bgr
         else:
@@ -705,7 +706,7 @@ def make_composites(
                 mapped = mapped_bgr.view(_PIXEL)[:, 0]
             # ccharmony.composite.composite with a binary mask: the real image with
             # the mapped foreground pixels put in place.
-            buffer_pixels[inside, 0] = mapped
+            np.put(buffer_pixels, inside, mapped)
             del mapped_bgr, mapped
             start = _elapsed(timings, "transfer", start)
             name = composite_name(ident, letter, k, extension=extension)
