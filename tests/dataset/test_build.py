@@ -160,6 +160,51 @@ def test_resume_after_kill_is_byte_identical(built: Path, scenes: Path, tmp_path
     assert _build_json(out) == _build_json(built)
 
 
+def test_resume_after_killing_a_two_worker_build_is_byte_identical(built: Path, scenes: Path, tmp_path: Path) -> None:
+    """Pool workers stage their files; whatever a killed pool left staged never reaches the dataset."""
+    import os
+
+    out = tmp_path / "killed"
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    # The pool's workers import this module by name (a fork server does not run the parent's patches).
+    (hooks / "slow_stages.py").write_text(
+        "import time\n"
+        "from ccharmony.dataset import stages\n"
+        "def composites(args):\n"
+        "    time.sleep(0.4)\n"
+        "    return stages.make_composites(*args)\n"
+    )
+    script = (
+        f"import sys; sys.path.insert(0, {str(hooks)!r})\n"
+        "from pathlib import Path\n"
+        "import slow_stages\n"
+        "import ccharmony.dataset.builder as builder\n"
+        "builder._run_composites = slow_stages.composites\n"
+        "from ccharmony.dataset.config import Pipeline\n"
+        "if __name__ == '__main__':\n"
+        f"    builder.build_dataset(builder.BuildOptions(out=Path({str(out)!r}), raw_dir=Path({str(scenes / 'raw')!r}),"
+        f" annotations=Path({str(scenes / 'annotations')!r}), pipeline=Pipeline(k={K}, name='tiny'), seed=1,"
+        " workers=2, progress=False))\n"
+    )
+    (hooks / "run.py").write_text(script)
+    process = subprocess.Popen([sys.executable, str(hooks / "run.py")], start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        done = list((out / "composite_images").glob("*.jpg")) if (out / "composite_images").exists() else []
+        if len(done) >= K and process.poll() is None:
+            break
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # the driver, its fork server and the workers at once
+    process.wait()
+    assert (out / STATE_DIR).exists(), "the build finished before it could be killed"
+    assert not (out / "build.json").exists()
+    _build(scenes, out, workers=2)
+    assert _tree(out) == _tree(built)
+    assert _build_json(out) == _build_json(built)
+    assert not (out / STATE_DIR).exists()
+
+
 def test_bad_inputs_skip_images_with_reasons(scenes: Path, tmp_path: Path) -> None:
     raw = _copy_scenes(scenes, tmp_path / "bad")
     masks = sorted((raw / "annotations" / "masks").glob("*.png"))
