@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 STAGE_ORDER = [
     ("decode", "decode + demosaic (ours: LibRaw unpack, OpenCV bilinear)"),
@@ -154,22 +155,13 @@ def child_build(data: Path, out: Path, k: int, workers: int) -> dict:
     }
 
 
-def _mask_png_params() -> list[int]:
-    """The PNG settings of ``ccharmony.io.encode.encode_mask``."""
-    import cv2
-
-    params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
-    if hasattr(cv2, "IMWRITE_PNG_FILTER"):
-        params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
-    return params
-
-
 def child_floor(data: Path, built: Path, k: int) -> dict:
     """LibRaw decode + demosaic of every DNG, and encoding every output file of ``built``."""
     import cv2
     import rawpy
 
     from ccharmony.dataset.config import Pipeline
+    from ccharmony.io.encode import encode_image, encode_mask
     from ccharmony.io.mosaic import develop_mosaic
 
     _limit_threads_here(1)  # as the one-worker build: same allocator settings
@@ -195,20 +187,21 @@ def child_floor(data: Path, built: Path, k: int) -> dict:
         start = time.perf_counter()
         develop_mosaic(mosaic, cfa="RGGB", black_level=black, white_level=white)
         demosaic += time.perf_counter() - start
-    jpeg = [cv2.IMWRITE_JPEG_QUALITY, pipeline.jpeg_quality]
-    if pipeline.jpeg_chroma_444:
-        jpeg += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
+    # The build's own encoders and settings, on the decoded output files.
+    def encode_jpeg(pixels: Any) -> bytes:
+        return encode_image(pixels, ".jpg", quality=pipeline.jpeg_quality, chroma_444=pipeline.jpeg_chroma_444, bgr=True)
+
     encode = {"real": 0.0, "mask": 0.0, "composite": 0.0}
     counts = dict.fromkeys(encode, 0)
-    for kind, folder, suffix, params in (
-        ("real", "real_images", ".jpg", jpeg),
-        ("mask", "masks", ".png", _mask_png_params()),
-        ("composite", "composite_images", ".jpg", jpeg),
+    for kind, folder, suffix, encoder in (
+        ("real", "real_images", ".jpg", encode_jpeg),
+        ("mask", "masks", ".png", encode_mask),
+        ("composite", "composite_images", ".jpg", encode_jpeg),
     ):
         for path in sorted((built / folder).glob(f"*{suffix}")):
             pixels = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if kind == "mask" else cv2.IMREAD_COLOR)
             start = time.perf_counter()
-            ok, _ = cv2.imencode(suffix, pixels, params)
+            encoder(pixels)
             encode[kind] += time.perf_counter() - start
             counts[kind] += 1
     return {"images": len(dngs), "libraw_s": libraw, "unpack_s": unpack, "demosaic_s": demosaic,

@@ -193,9 +193,9 @@ def stage_file(data: bytes, relative: str, stage_dir: Path | None) -> bytes | Pa
     """
     if stage_dir is None:
         return data
-    import secrets
+    from ccharmony.io.atomic import temporary_sibling
 
-    path = stage_dir / f"{secrets.token_hex(8)}{Path(relative).suffix}"
+    path = temporary_sibling(stage_dir / Path(relative).name)
     with open(path, "xb") as handle:
         handle.write(data)
     return path
@@ -390,8 +390,10 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
         )
     if not task.cache_in_memory:
         task.cache_dir.mkdir(parents=True, exist_ok=True)
+        from ccharmony.io.atomic import atomic_save_npy
+
         for path, array in cache.items():
-            _save_npy(path, array)
+            atomic_save_npy(path, array)
         cache = {}
     _elapsed(timings, "cache", start)
 
@@ -510,14 +512,6 @@ def cache_file(cache_dir: Path, ident: str, letter: str) -> Path:
 def cache_files_of_image(cache_dir: Path, ident: str) -> list[Path]:
     """Return the stage-A cache files one image's foregrounds share (some may not exist)."""
     return [cache_dir / f"{ident}.{kind}.npy" for kind in ("real-bgr", "union", "linear")]
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    from ccharmony.io.atomic import atomic_output
-
-    with atomic_output(path) as temporary:
-        with open(temporary, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
 
 
 def _map_colours(colours: np.ndarray, chain: Any, first_steps: dict[tuple[str, bytes], np.ndarray]) -> np.ndarray:

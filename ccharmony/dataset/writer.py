@@ -112,7 +112,7 @@ class DatasetWriter:
     # --- machinery --------------------------------------------------------------
 
     def _write_now(self, relative: str | Path, data: Payload) -> None:
-        from ccharmony.io.atomic import atomic_output, atomic_write_bytes
+        from ccharmony.io.atomic import atomic_save_npy, atomic_write_bytes
 
         start = time.perf_counter()
         path = self.out / relative
@@ -129,8 +129,7 @@ class DatasetWriter:
                         f"{path}: cannot move the staged file {data} into place ({error.strerror or error})"
                     ) from None
             elif isinstance(data, np.ndarray):
-                with atomic_output(path) as temporary, open(temporary, "wb") as handle:
-                    np.save(handle, data, allow_pickle=False)
+                atomic_save_npy(path, data)
             else:
                 atomic_write_bytes(path, data)
         finally:

@@ -24,6 +24,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ccharmony._types import PathType
 from ccharmony.errors import DatasetError
@@ -31,7 +32,7 @@ from ccharmony.errors import DatasetError
 __author__ = "ccharmony developers"
 __license__ = "MIT"
 
-__all__ = ["atomic_output", "atomic_write_bytes", "atomic_write_text", "temporary_sibling"]
+__all__ = ["atomic_output", "atomic_save_npy", "atomic_write_bytes", "atomic_write_text", "temporary_sibling"]
 
 
 def temporary_sibling(path: PathType) -> Path:
@@ -137,6 +138,25 @@ def atomic_write_bytes(path: PathType, data: bytes) -> None:
             handle.write(data)
     except OSError as error:
         raise DatasetError(f"{target}: cannot write it ({error.strerror or error})") from error
+
+
+def atomic_save_npy(path: PathType, array: Any) -> None:
+    """
+    Save ``array`` to ``path`` as ``.npy`` atomically (no pickled objects).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> target = Path(tempfile.mkdtemp()) / "a.npy"
+    >>> atomic_save_npy(target, np.arange(3))
+    >>> np.load(target).tolist()
+    [0, 1, 2]
+    """
+    import numpy as np
+
+    with atomic_output(path) as temporary, open(temporary, "xb") as handle:
+        np.save(handle, array, allow_pickle=False)
 
 
 def atomic_write_text(path: PathType, text: str) -> None:

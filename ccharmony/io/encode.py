@@ -178,11 +178,23 @@ def decode_pixels(data: bytes, *, name: str, container: str | None = None) -> np
         raise UnsupportedFormatError(
             f"{name}: file content is {describe_container(kind)}; expected a JPEG, PNG or TIFF image"
         )
+    return _to_rgb_order(_imdecode_complete(data, kind, name))
+
+
+def _imdecode_complete(data: bytes, kind: str, name: str) -> np.ndarray:
+    """Decode a complete JPEG / PNG with OpenCV, in its own channel order (BGR / BGRA / grey)."""
     check_complete(data, kind, name=name)
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None or array.size == 0:
         raise UnreadableImageError(f"{name}: cannot decode the {describe_container(kind)} data (corrupt file)")
-    return _to_rgb_order(array)
+    return array
+
+
+def _read_source(source: PathType | bytes, name: str | None) -> tuple[bytes, str]:
+    """Return a file's bytes and the name messages use (``name``, else the path, else ``"<bytes>"``)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), name or "<bytes>"
+    return read_file_bytes(source), name or str(source)
 
 
 def _to_uint8(array: np.ndarray, name: str) -> NDArrayUInt8:
@@ -225,12 +237,7 @@ def decode_image(source: PathType | bytes, *, name: str | None = None) -> NDArra
     >>> decode_image(encode_image(rgb, ".png"))[0, 0].tolist()
     [200, 0, 0]
     """
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        label = name or "<bytes>"
-    else:
-        data = read_file_bytes(source)
-        label = name or str(source)
+    data, label = _read_source(source, name)
     return _to_uint8(decode_pixels(data, name=label), label)
 
 
@@ -309,23 +316,13 @@ def decode_mask(source: PathType | bytes, *, name: str | None = None) -> np.ndar
     >>> decode_mask(encode_image(rgb, ".png")).tolist()
     [[False, True, False]]
     """
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        label = name or "<bytes>"
-    else:
-        data = read_file_bytes(source)
-        label = name or str(source)
-    if not data:
-        raise UnreadableImageError(f"{label}: file is empty (0 bytes)")
-    kind = sniff_container(data[:64])
+    data, label = _read_source(source, name)
+    kind = sniff_container(data[:64]) if data else None
     if kind not in ("jpeg", "png"):
-        array = decode_pixels(data, name=label, container=kind)
+        array = decode_pixels(data, name=label, container=kind)  # TIFF, or the error for the rest
         first = array[..., 0] if array.ndim == 3 else array
     else:
-        check_complete(data, kind, name=label)
-        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        if decoded is None or decoded.size == 0:
-            raise UnreadableImageError(f"{label}: cannot decode the {describe_container(kind)} data (corrupt file)")
+        decoded = _imdecode_complete(data, kind, label)
         # OpenCV keeps BGR(A) order: red is channel 2.
         first = decoded[..., 2] if decoded.ndim == 3 and decoded.shape[2] >= 3 else decoded.reshape(decoded.shape[:2])
     return _to_uint8(first, label) > 127
