@@ -11,20 +11,25 @@ For every ``patch_colors/<image>.csv`` the script fits, with
 and prints the self-consistency of each fit (RMS / max residual on the 24
 patches in 8-bit units, leave-one-out ΔE00 for image -> standard).
 
-With ``--published DIR`` (the unzipped ``polynomial_matching_coefficients``
-folder of bcmi/Image-Harmonization-Dataset-ccHarmony: ``(3, 11)`` float64
+The published maps (``--published DIR``, default the shipped
+``annotations/ccharmony/polynomial_matching_coefficients``: ``(3, 11)`` float64
 arrays, ``coef_`` of scikit-learn's ``LinearRegression(fit_intercept=False)``
-on the terms ``[r, g, b, rg, rb, gb, r², g², b², rgb, 1]``), each published
-mapping is compared with ours by evaluating both on the 24 patch colours and a
-9x9x9 grid of 8-bit colours: a mapping "matches" when the largest difference
-is at most ``--tolerance`` (8-bit units, before clipping).
+on the terms ``[r, g, b, rg, rb, gb, r², g², b², rgb, 1]``) are read with
+:func:`ccharmony.transfer.published.read_published_maps` and compared with
+ours by :func:`ccharmony.transfer.published.compare_with_refit`, evaluating
+both on the 24 patch colours (the standard's for the reverse maps) and a 9x9x9
+grid of 8-bit colours: a map "matches" when the largest difference is at most
+``--tolerance`` (8-bit units, before clipping). For the maps that do not match,
+the RMS residual on the 24 patches of the published map and of the refit are
+printed (a published map that fits worse than least squares was fitted on
+other measurements). ``--published none`` skips the comparison.
 
 ``--speed`` also times :meth:`Transfer.apply` and :meth:`Transfer.apply_uint8`
 on a random image of ``--megapixels`` MP.
 
 Run::
 
-    python benchmarks/transfer_published.py [--patch-dir DIR] [--published DIR] [--speed]
+    python benchmarks/transfer_published.py [--patch-dir DIR] [--published DIR|none] [--speed]
 """
 
 from __future__ import annotations
@@ -38,37 +43,30 @@ import numpy as np
 import numpy.typing
 
 from ccharmony.io.patch_colors import read_patch_colors_csv, read_standard_srgb
-from ccharmony.transfer import Transfer, fit, loo_residual
+from ccharmony.transfer import fit, loo_residual
+from ccharmony.transfer.published import (
+    REFIT_MISMATCHES,
+    compare_with_refit,
+    read_published_maps,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_PATCH_DIR = REPO.parent / "shared" / "data" / "ccharmony" / "patch_colors"
+DEFAULT_PATCH_DIR = REPO / "annotations" / "ccharmony" / "patch_colors"
+DEFAULT_PUBLISHED = REPO / "annotations" / "ccharmony" / "polynomial_matching_coefficients"
 
 
-def _grid() -> np.ndarray:
-    axis = np.linspace(0.0, 255.0, 9)
-    return np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
-
-
-def _stats(values: "np.typing.ArrayLike") -> str:
+def _stats(values: np.typing.ArrayLike) -> str:
     values = np.asarray(values, dtype=np.float64)
     cells = (np.mean(values), np.median(values), np.percentile(values, 95), np.max(values))
     return " | ".join(f"{value:9.4f}" for value in cells)
 
 
-def _compare(ours: Transfer, published: np.ndarray, points: np.ndarray) -> tuple[float, float]:
-    """Return (max output difference in 8-bit units, max relative coefficient difference)."""
-    theirs = Transfer("poly11", published, "srgb8")
-    difference = np.max(np.abs(ours._evaluate64(points) - theirs._evaluate64(points)))
-    scale = np.maximum(np.abs(published), 1e-12)
-    return float(difference), float(np.max(np.abs(ours.params - published) / scale))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patch-dir", type=Path, default=DEFAULT_PATCH_DIR)
-    parser.add_argument("--published", type=Path, default=None,
-                        help="folder with the published <image>.npy and <image>_reverse.npy")
-    parser.add_argument("--tolerance", type=float, default=1e-3,
+    parser.add_argument("--published", default=str(DEFAULT_PUBLISHED),
+                        help="folder with the published <image>.npy and <image>_reverse.npy, or 'none'")
+    parser.add_argument("--tolerance", type=float, default=1e-4,
                         help="largest mapped-colour difference (8-bit units) that counts as a match")
     parser.add_argument("--speed", action="store_true", help="also time apply / apply_uint8")
     parser.add_argument("--megapixels", type=float, default=6.0)
@@ -79,18 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no patch-colour files in {args.patch_dir}", file=sys.stderr)
         return 2
     standard = read_standard_srgb(dtype=np.float64)
-    # the unzipped folder may nest the files one level down: index them by name
-    published_index = (
-        {file.name: file for file in sorted(args.published.rglob("*.npy"))} if args.published else {}
-    )
-    if args.published is not None and not published_index:
-        print(f"no .npy files under {args.published}", file=sys.stderr)
-        return 2
-    points = None
+    published_dir = None if args.published.lower() == "none" else Path(args.published)
+    published = read_published_maps(published_dir) if published_dir is not None else {}
     forward_rms, forward_max, reverse_rms, reverse_max, loo = [], [], [], [], []
-    matches = {"forward": 0, "reverse": 0}
-    compared = {"forward": 0, "reverse": 0}
-    worst: dict[str, list[tuple[float, str]]] = {"forward": [], "reverse": []}
+    comparisons = []
     start = time.perf_counter()
     for path in files:
         image = read_patch_colors_csv(path, dtype=np.float64)
@@ -103,24 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         reverse_rms.append(np.sqrt(np.mean(residual_r**2)))
         reverse_max.append(np.max(np.abs(residual_r)))
         loo.append(loo_residual("poly11", image, standard))
-        if args.published is not None:
-            if points is None:
-                points = _grid()
-            for direction, ours, suffix, own in (
-                ("forward", forward, "", image),
-                ("reverse", reverse, "_reverse", standard),
-            ):
-                published_file = published_index.get(f"{path.stem}{suffix}.npy")
-                if published_file is None:
-                    continue
-                published = np.load(published_file, allow_pickle=False).astype(np.float64)
-                if published.shape != (3, 11):
-                    print(f"{published_file}: shape {published.shape}, expected (3, 11)", file=sys.stderr)
-                    continue
-                difference, _ = _compare(ours, published, np.vstack([own, points]))
-                compared[direction] += 1
-                matches[direction] += difference <= args.tolerance
-                worst[direction].append((difference, path.stem))
+        if path.stem in published:
+            comparisons.append(compare_with_refit(published[path.stem], image, standard=standard))
     elapsed = time.perf_counter() - start
     loo_all = np.concatenate(loo)
 
@@ -134,23 +108,30 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| {'standard -> image: RMS residual per image':44s} | {_stats(reverse_rms)} |")
     print(f"| {'standard -> image: max residual per image':44s} | {_stats(reverse_max)} |")
     print(f"| {'image -> standard: leave-one-out ΔE00/patch':44s} | {_stats(loo_all)} |")
-    if args.published is not None:
-        print()
-        print(f"# comparison with the published mappings in {args.published} "
-              f"(tolerance {args.tolerance} in 8-bit units)")
+    print()
+    if published_dir is None:
+        print("# published maps not compared (--published none)")
+    else:
+        unmatched = sorted(set(published) - {c.image for c in comparisons})
+        print(f"# refit vs the published maps in {published_dir} ({len(published)} images, "
+              f"{len(comparisons)} with patch colours; tolerance {args.tolerance} in 8-bit units, "
+              "on the patch colours and a 9x9x9 grid)")
         for direction, label in (("forward", "image -> standard (<image>.npy)"),
                                  ("reverse", "standard -> image (<image>_reverse.npy)")):
-            within = [d for d, _ in worst[direction] if d <= args.tolerance]
+            differences = [getattr(c, f"{direction}_difference") for c in comparisons]
+            within = [d for d in differences if d <= args.tolerance]
             largest = f", largest difference among matches {max(within):.3g}" if within else ""
-            print(f"{label}: {matches[direction]} of {compared[direction]} match{largest}")
-            bad = sorted(worst[direction], reverse=True)[:12]
-            for difference, stem in bad:
-                if difference > args.tolerance:
-                    print(f"    {stem}: max difference {difference:.4g}")
-    else:
-        print()
-        print("# published mappings not compared (pass --published DIR with the unzipped "
-              "polynomial_matching_coefficients folder)")
+            print(f"{label}: {len(within)} of {len(differences)} match{largest}")
+            misses = sorted((c for c in comparisons if getattr(c, f"{direction}_difference") > args.tolerance),
+                            key=lambda c: -getattr(c, f"{direction}_difference"))
+            for c in misses:
+                print(f"    {c.image}: max difference {getattr(c, f'{direction}_difference'):.4g}; RMS on the "
+                      f"24 patches: published {getattr(c, f'{direction}_rms'):.2f}, "
+                      f"refit {getattr(c, f'{direction}_rms_refit'):.2f}")
+        missed = {c.image for c in comparisons if c.forward_difference > args.tolerance}
+        print(f"forward mismatches == ccharmony.transfer.published.REFIT_MISMATCHES: {missed == REFIT_MISMATCHES}")
+        if unmatched:
+            print(f"published maps without patch colours: {', '.join(unmatched)}")
 
     if args.speed:
         _speed(args.megapixels, files[0], standard)
