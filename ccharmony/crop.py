@@ -68,7 +68,13 @@ class CropBox:
     def __post_init__(self) -> None:
         for name in ("x", "y", "width", "height"):
             value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value:
+            whole = (
+                isinstance(value, (int, float, np.integer, np.floating))
+                and not isinstance(value, (bool, np.bool_))
+                and bool(np.isfinite(value))
+                and float(value).is_integer()
+            )
+            if not whole:
                 raise AnnotationError(f"crop box: {name} must be an integer, got {value!r}")
             object.__setattr__(self, name, int(value))
         if self.x < 0 or self.y < 0 or self.width <= 0 or self.height <= 0:
@@ -103,7 +109,9 @@ class CropBox:
         except (TypeError, ValueError) as error:
             raise AnnotationError(f"{name}: {error}") from None
         except AnnotationError as error:
-            raise AnnotationError(f"{name}: {error}") from None
+            # The box's own message starts with "crop box: "; say it once, with the file's name.
+            message = str(error).removeprefix("crop box: ")
+            raise AnnotationError(f"{name}: {message}") from None
 
     def fits(self, frame_size: tuple[int, int]) -> bool:
         """Return whether the box lies inside a ``(height, width)`` frame."""
@@ -267,8 +275,8 @@ def infer_crop(
     mask_height, mask_width = _check_size(mask_size, f"{mask_name}: mask size")
     if mask_height > height or mask_width > width:
         raise AnnotationError(
-            f"{mask_name}: mask size {mask_height}x{mask_width} is larger than the frame "
-            f"{height}x{width}; the mask must be at the cropped real image's resolution"
+            f"{mask_name}: mask is {mask_width}x{mask_height} pixels (width x height), larger than the "
+            f"{width}x{height} frame on one axis; the mask must be at the cropped real image's resolution"
         )
     bounds = _chart_bounds(chart_corners, f"{mask_name}: chart_corners")
     centre = np.array([(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2])

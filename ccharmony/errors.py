@@ -7,10 +7,15 @@ Define the exception hierarchy of *ccharmony*:
 -   :class:`CCHarmonyError`: base class; the CLI turns it into one stderr line.
 -   :class:`UnreadableImageError`: a file that cannot be decoded (missing, empty,
     truncated, corrupt, or mislabelled).
+-   :class:`ImageTooLargeError`: an image whose header asks for more pixels
+    than the reader's limit (``--max-pixels``); refused before decoding.
 -   :class:`UnsupportedFormatError`: a file whose format is not supported.
 -   :class:`AnnotationError`: a malformed annotation (mask, patch colours, corners).
 -   :class:`ConfigError`: a bad pipeline file or bad option.
 -   :class:`DatasetError`: a dataset folder that cannot be built or read.
+-   :class:`UsageError`: a command-line argument with a bad value (the CLI
+    exits 2 for it, as for the parser's own errors; every other
+    :class:`CCHarmonyError` exits 1).
 
 Every message is one line that names the file or argument, the value received
 and the accepted values or the fix.
@@ -24,10 +29,12 @@ __license__ = "MIT"
 __all__ = [
     "CCHarmonyError",
     "UnreadableImageError",
+    "ImageTooLargeError",
     "UnsupportedFormatError",
     "AnnotationError",
     "ConfigError",
     "DatasetError",
+    "UsageError",
 ]
 
 
@@ -37,6 +44,10 @@ class CCHarmonyError(Exception):
 
 class UnreadableImageError(CCHarmonyError):
     """An image file is missing, empty, truncated, corrupt or mislabelled."""
+
+
+class ImageTooLargeError(UnreadableImageError):
+    """An image's header asks for more pixels than the limit; it was not decoded."""
 
 
 class UnsupportedFormatError(CCHarmonyError):
@@ -49,6 +60,10 @@ class AnnotationError(CCHarmonyError):
 
 class ConfigError(CCHarmonyError):
     """A pipeline file or option is invalid."""
+
+
+class UsageError(ConfigError):
+    """A command-line argument has a bad value (exit status 2, like a parser error)."""
 
 
 class DatasetError(CCHarmonyError):

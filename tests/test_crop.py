@@ -59,11 +59,25 @@ class TestInferCrop:
         assert infer_crop((10, 20), (10, 20), _square(0, 0, 5, 5)) == CropBox(0, 0, 20, 10)
 
     def test_mask_bigger(self) -> None:
-        with pytest.raises(AnnotationError, match=r"a_b\.png: mask size 120x50 is larger than the frame 100x200"):
+        # width x height, as image tools print sizes: the mask is 50 wide and 120 high
+        with pytest.raises(AnnotationError, match=r"^a_b\.png: mask is 50x120 pixels \(width x height\), "
+                                                  r"larger than the 200x100 frame"):
             infer_crop((100, 200), (120, 50), _square(0, 0, 5, 5), mask_name="a_b.png")
 
 
 class TestCropBox:
+    @pytest.mark.parametrize(("record", "message"), [
+        ({"x": -1, "y": 0, "width": 3, "height": 4}, r"^c\.json: needs x, y >= 0 and width, height > 0"),
+        ({"x": "a", "y": 0, "width": 3, "height": 4}, r"^c\.json: x must be an integer, got 'a'$"),
+        ({"x": 1.5, "y": 0, "width": 3, "height": 4}, r"^c\.json: x must be an integer, got 1\.5$"),
+        ({"x": float("nan"), "y": 0, "width": 3, "height": 4}, r"^c\.json: x must be an integer, got nan$"),
+        ({"x": 0, "y": 0, "width": 3}, r"^c\.json: missing key 'height'"),
+    ])
+    def test_from_dict_names_the_file_once(self, record: dict, message: str) -> None:
+        with pytest.raises(AnnotationError, match=message) as info:
+            CropBox.from_dict(record, name="c.json")
+        assert "crop box: crop box" not in str(info.value) and str(info.value).count("c.json") == 1
+
     def test_round_trip_and_apply(self) -> None:
         box = CropBox(1, 2, 3, 4)
         assert CropBox.from_dict(box.to_dict()) == box

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import rawpy
 
-from ccharmony.errors import AnnotationError, ConfigError
+from ccharmony.errors import AnnotationError, ConfigError, DatasetError
 from ccharmony.synth import (
     CAMERAS,
     ILLUMINANT_SETS,
@@ -326,6 +326,8 @@ def test_draws_cover_cameras_illuminants_and_exposures() -> None:
     ("kwargs", "match"),
     [
         ({"count": 0}, "count must be a positive integer"),
+        ({"count": 1, "size": (100000, 100000)}, r"at most 16384 pixels a side and 100 megapixels .* got 100000x100000"),
+        ({"count": 1, "size": (16384, 16384)}, r"at most 16384 pixels a side and 100 megapixels"),
         ({"count": 1, "size": (97, 64)}, "even and at least 64x64"),
         ({"count": 1, "cameras": ["Nikon D1"]}, "unknown camera"),
         ({"count": 1, "workers": 0}, "workers"),
@@ -334,6 +336,40 @@ def test_draws_cover_cameras_illuminants_and_exposures() -> None:
 def test_synthesize_rejects_bad_options(tmp_path: Path, kwargs: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         synthesize(tmp_path, seed=0, **kwargs)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, True, 1.5])
+def test_synthesize_rejects_bad_seeds(tmp_path: Path, seed: object) -> None:
+    with pytest.raises(ConfigError, match=r"seed must be an integer from 0 to 2\*\*63-1"):
+        synthesize(tmp_path, count=1, seed=seed)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_set_with_other_settings_is_refused_then_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "set"
+    synthesize(out, count=2, seed=5, size=(96, 64), relit=False)
+    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    # The same settings again: the same bytes, in place.
+    synthesize(out, count=2, seed=5, size=(96, 64), relit=False)
+    assert {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before
+    with pytest.raises(DatasetError, match=r"set: holds a synth set written with seed 5, count 2, size 96x64, .*"
+                                           r"not seed 6, .* --overwrite to replace it"):
+        synthesize(out, count=2, seed=6, size=(96, 64), relit=False)
+    assert {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before
+    captures = synthesize(out, count=1, seed=6, size=(96, 64), relit=False, overwrite=True)
+    fresh = tmp_path / "fresh"
+    synthesize(fresh, count=1, seed=6, size=(96, 64), relit=False)
+    assert {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == {
+        p.relative_to(fresh): p.read_bytes() for p in sorted(fresh.rglob("*")) if p.is_file()}
+    assert captures[0].dng_path.parent == out / "raw" and captures[0].dng_path.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh", "set"]  # no temporary folder left
+    # A folder that is not a synth set is never replaced.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep")
+    with pytest.raises(DatasetError, match="is not a synth set"):
+        synthesize(other, count=1, seed=1, size=(96, 64), overwrite=True)
+    assert [p.name for p in other.iterdir()] == ["notes.txt"]
 
 
 def test_read_truth_errors(tmp_path: Path) -> None:
@@ -365,6 +401,6 @@ def test_cli_synth(tmp_path: Path) -> None:
         [sys.executable, "-m", "ccharmony", "synth", "--out", str(out), "--size", "99x64"],
         capture_output=True, text=True, timeout=120,
     )
-    assert bad.returncode == 2
-    assert bad.stderr.strip().splitlines() == [
-        "ccharmony synth: error: size must be even and at least 64x64, got 99x64"]
+    assert bad.returncode == 2  # a usage error, refused by the parser
+    assert bad.stderr.strip().splitlines()[-1] == (
+        "ccharmony synth: error: argument --size: size must be even and at least 64x64, got '99x64'")

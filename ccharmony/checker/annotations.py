@@ -31,6 +31,7 @@ References
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ from numpy.typing import NDArray
 
 from ccharmony._types import PathType
 from ccharmony.checker.detect import checker_from_corners
-from ccharmony.checker.geometry import corners_from_patch_centres
+from ccharmony.checker.geometry import check_quadrilateral, corners_from_patch_centres
 from ccharmony.checker.records import Checker
 from ccharmony.errors import AnnotationError
 
@@ -85,12 +86,33 @@ def csv_to_code_index(index: int) -> int:
 
 
 def _read_text(path: PathType) -> str:
+    """Read an annotation file: a regular file only (a FIFO is refused, never waited on), UTF-8."""
+    from ccharmony.io.files import read_regular_text
+
+    if not os.path.lexists(path):
+        raise AnnotationError(f"{path}: no such annotation file")
+    return read_regular_text(path, what="an annotation file", error=AnnotationError)
+
+
+def _check_geometry(path: PathType, corners: np.ndarray, patches: np.ndarray | None = None) -> None:
+    """Refuse corners (and patch quads) that cannot outline a chart: one line naming the file."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AnnotationError(f"{path}: no such annotation file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise AnnotationError(f"{path}: cannot read the annotation ({error})") from None
+        check_quadrilateral(corners)
+    except ValueError as error:
+        raise AnnotationError(f"{path}: {error}") from None
+    if patches is not None:
+        x, y = patches[..., 0], patches[..., 1]
+        areas = 0.5 * np.abs(np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y, axis=1))
+        if not np.all(np.isfinite(areas)) or areas.min() < 1.0:
+            raise AnnotationError(f"{path}: patch {int(np.nanargmin(areas))} (code order) has no area; "
+                                  "the patch corners are degenerate")
+
+
+def _centres_to_corners(path: PathType, patches: np.ndarray) -> np.ndarray:
+    try:
+        return corners_from_patch_centres(patches.mean(axis=1))
+    except ValueError as error:
+        raise AnnotationError(f"{path}: {error}") from None
 
 
 def _numbers(path: PathType, text: str, separator: str | None = None) -> list[list[float]]:
@@ -147,7 +169,10 @@ def read_corners_json(path: PathType, *, image_size: tuple[int, int] | None = No
     Raises
     ------
     AnnotationError
-        Missing file, bad JSON, no ``corners`` key, not 4 finite points, or
+        Missing file (or not a regular file), bad or too deeply nested JSON,
+        no ``corners`` key, not 4 finite points, corners that cannot outline a
+        chart (:func:`ccharmony.checker.geometry.check_quadrilateral`:
+        coincident, crossing, concave, under 400 square pixels, a sliver), or
         corners outside the image.
 
     Notes
@@ -168,6 +193,8 @@ def read_corners_json(path: PathType, *, image_size: tuple[int, int] | None = No
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise AnnotationError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from None
+    except RecursionError:
+        raise AnnotationError(f'{path}: JSON nested too deeply; expected {{"corners": [[x, y] x 4]}}') from None
     if not isinstance(data, dict) or "corners" not in data:
         raise AnnotationError(f'{path}: expected an object with a "corners" key, got {str(data)[:60]}')
     try:
@@ -177,6 +204,7 @@ def read_corners_json(path: PathType, *, image_size: tuple[int, int] | None = No
     if corners.shape != (4, 2) or not np.all(np.isfinite(corners)):
         raise AnnotationError(
             f'{path}: "corners" must be 4 [x, y] pairs of numbers, got {str(data["corners"])[:80]}')
+    _check_geometry(path, corners)
     _check_inside(path, corners, image_size)
     return checker_from_corners(corners, method="annotation")
 
@@ -262,6 +290,7 @@ def read_macbeth_txt(path: PathType, *, image_size: tuple[int, int]) -> Checker:
     points = np.asarray(rows[1:], np.float64) * scale
     patches = points[4:].reshape(24, 4, 2)
     corners = _orient_corners_to_patches(points[:4], patches)
+    _check_geometry(path, corners, patches)
     return Checker(corners=corners, patches=patches, method="annotation")
 
 
@@ -309,7 +338,8 @@ def read_nus_mask_txt(path: PathType) -> Checker:
     for index in range(24):
         xs, ys = rows[1 + 2 * index], rows[2 + 2 * index]
         patches[csv_to_code_index(index)] = np.stack([xs, ys], axis=-1) + origin
-    corners = corners_from_patch_centres(patches.mean(axis=1))
+    corners = _centres_to_corners(path, patches)
+    _check_geometry(path, corners, patches)
     return Checker(corners=corners, patches=patches, method="annotation")
 
 
@@ -368,7 +398,8 @@ def read_patch_boxes_csv(path: PathType, image: str) -> Checker:
     patches = np.empty((24, 4, 2))
     for label, (x1, y1, x2, y2) in boxes.items():
         patches[csv_to_code_index(label)] = [[x1, y1], [x2, y1], [x2, y2], [x1, y2]]
-    corners = corners_from_patch_centres(patches.mean(axis=1))
+    corners = _centres_to_corners(path, patches)
+    _check_geometry(path, corners, patches)
     return Checker(corners=corners, patches=patches, method="annotation")
 
 
@@ -411,8 +442,11 @@ def read_gehler_groundtruth(path: PathType) -> NDArray[np.float64]:
     """
     from scipy.io import loadmat  # type: ignore[import-untyped]  # scipy comes with scikit-image
 
-    if not Path(path).is_file():
+    if not os.path.lexists(path):
         raise AnnotationError(f"{path}: no such ground-truth file")
+    from ccharmony.io.files import check_regular
+
+    check_regular(path, what="a ground-truth file", error=AnnotationError)
     try:
         data = loadmat(str(path))
     except Exception as error:  # noqa: BLE001 - scipy raises many kinds

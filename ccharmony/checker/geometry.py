@@ -14,6 +14,8 @@ the same layout) and the maps between chart and image coordinates:
     centres (least squares homography).
 -   :func:`order_corners_clockwise`: sort four points clockwise (image
     coordinates, ``y`` down) starting from a given point.
+-   :func:`check_quadrilateral`: refuse four corners that cannot be a chart
+    (coincident, in a line, crossing, concave, tiny or a sliver).
 
 Chart coordinates: ``(u, v)`` in [0, 1], ``u`` along the chart's long side
 from the corner next to dark skin towards the corner next to bluish green,
@@ -52,6 +54,9 @@ __all__ = [
     "patch_quads_from_corners",
     "corners_from_patch_centres",
     "order_corners_clockwise",
+    "check_quadrilateral",
+    "MIN_CHART_AREA",
+    "MIN_SIDE_RATIO",
 ]
 
 CHART_MARGIN = (0.0610, 0.0886)
@@ -198,6 +203,8 @@ def corners_from_patch_centres(centres: ArrayLike) -> NDArray[np.float64]:
     """
     centres = np.asarray(centres, np.float64).reshape(24, 2)
     H, _ = cv2.findHomography(CHART_PATCH_CENTRES, centres, 0)
+    if H is None or not np.all(np.isfinite(H)):
+        raise ValueError("the 24 patch centres do not span a chart (they coincide or lie on a line)")
     return apply_homography(H, CHART_CORNERS)
 
 
@@ -232,3 +239,70 @@ def order_corners_clockwise(points: ArrayLike) -> NDArray[np.float64]:
     order = np.argsort(angles)
     start = int(np.flatnonzero(order == 0)[0])
     return points[np.roll(order, -start)]
+
+
+MIN_CHART_AREA = 400.0
+"""Smallest chart area accepted from an annotation, in square pixels: 24 patches
+of about 3 x 3 pixels each once the chart's margins and gaps are taken away."""
+
+MIN_SIDE_RATIO = 0.1
+"""Shortest side of an annotated chart over its longest: below this the four
+corners are a sliver, not a chart seen in perspective."""
+
+
+def check_quadrilateral(corners: ArrayLike) -> None:
+    """
+    Raise unless four corners can outline a ColorChecker.
+
+    Parameters
+    ----------
+    corners
+        ``(4, 2)`` outer corners ``(x, y)`` in going-round order (§4: next to
+        dark skin, bluish green, black, white), either orientation (a chart
+        seen from the back is mirrored).
+
+    Raises
+    ------
+    ValueError
+        One sentence saying what is wrong: not 4 finite points, two corners
+        at the same place, three in a line or sides that cross (not a convex
+        quadrilateral in going-round order), an area under
+        :data:`MIN_CHART_AREA`, or a side under :data:`MIN_SIDE_RATIO` of the
+        longest.
+
+    Notes
+    -----
+    Domain: pixels. A chart photographed in perspective is still a convex
+    quadrilateral; four identical corners would give 24 identical patches
+    whose "colours" are one pixel.
+
+    Examples
+    --------
+    >>> check_quadrilateral([[0, 0], [140, 0], [140, 100], [0, 100]])
+    >>> check_quadrilateral([[5, 5]] * 4)
+    Traceback (most recent call last):
+    ...
+    ValueError: corners [[5.0, 5.0], [5.0, 5.0], [5.0, 5.0], [5.0, 5.0]] are not a chart: two corners are at the same place
+    >>> check_quadrilateral([[0, 0], [140, 100], [140, 0], [0, 100]])
+    Traceback (most recent call last):
+    ...
+    ValueError: corners [[0.0, 0.0], [140.0, 100.0], [140.0, 0.0], [0.0, 100.0]] are not a chart: not a convex quadrilateral (sides cross, or corners are not in going-round order)
+    """
+    points = np.asarray(corners, np.float64)
+    if points.shape != (4, 2) or not np.all(np.isfinite(points)):
+        raise ValueError(f"corners must be 4 finite (x, y) points, got {np.asarray(corners).tolist()}")
+    label = f"corners {np.round(points, 1).tolist()} are not a chart"
+    edges = np.roll(points, -1, axis=0) - points
+    lengths = np.hypot(edges[:, 0], edges[:, 1])
+    if lengths.min() < 1.0 or np.hypot(*(points[2] - points[0])) < 1.0 or np.hypot(*(points[3] - points[1])) < 1.0:
+        raise ValueError(f"{label}: two corners are at the same place")
+    cross = edges[:, 0] * np.roll(edges[:, 1], -1) - edges[:, 1] * np.roll(edges[:, 0], -1)
+    tolerance = 1e-9 * float(lengths.max()) ** 2
+    if not (np.all(cross > tolerance) or np.all(cross < -tolerance)):
+        raise ValueError(f"{label}: not a convex quadrilateral (sides cross, or corners are not in going-round order)")
+    area = 0.5 * abs(float(np.sum(points[:, 0] * np.roll(points[:, 1], -1) - np.roll(points[:, 0], -1) * points[:, 1])))
+    if area < MIN_CHART_AREA:
+        raise ValueError(f"{label}: it encloses {area:.0f} square pixels, under the {MIN_CHART_AREA:.0f} that "
+                         "24 patches need")
+    if lengths.min() < MIN_SIDE_RATIO * lengths.max():
+        raise ValueError(f"{label}: a sliver (shortest side {lengths.min():.1f} px, longest {lengths.max():.1f} px)")

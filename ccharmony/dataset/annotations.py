@@ -17,6 +17,9 @@ ccHarmony annotations have exactly this form):
     <set>/checkers/<image>.json         optional, {"corners": [[x, y] x 4]}
     <set>/crops/<image>.json            optional, {"x", "y", "width", "height"}
     <set>/train_list.txt, test_list.txt optional, one "<image>_<fg>" per line
+    <set>/polynomial_matching_coefficients/<image>.npy, <image>_reverse.npy
+                                        optional, the published fitted maps
+                                        (:mod:`ccharmony.transfer.published`)
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ccharmony.dataset.inputs import irregular_kind
 from ccharmony.dataset.layout import image_id
 from ccharmony.errors import AnnotationError, DatasetError
 
@@ -84,8 +88,22 @@ class AnnotationSet:
     splits
         ``"<image>_<fg>"`` -> ``"train"`` or ``"test"``; empty when the set has no lists.
     problems
-        Non-fatal findings (list lines naming no mask ...), one line each.
+        Non-fatal findings (list lines naming no mask, a FIFO in masks/ ...), one line each.
+    list_files
+        ``"train"`` / ``"test"`` -> the split list read, for those present.
+    published_maps
+        Source image name -> ``(forward, reverse)`` published map files
+        (``polynomial_matching_coefficients/<image>.npy`` and
+        ``<image>_reverse.npy``), for the images that have both; an image with
+        only one of the two is a problem line and uses none.
     """
+
+    def files(self) -> list[Path]:
+        """Return every annotation file a build reads (masks, patch colours, corners, crops, lists), sorted."""
+        paths = [f.mask_path for group in self.foregrounds.values() for f in group]
+        paths += [*self.patch_colors.values(), *self.checkers.values(), *self.crops.values(), *self.list_files.values()]
+        paths += [path for pair in self.published_maps.values() for path in pair]
+        return sorted(set(paths))
 
     root: Path | None
     foregrounds: dict[str, tuple[Foreground, ...]]
@@ -94,6 +112,8 @@ class AnnotationSet:
     crops: dict[str, Path] = field(default_factory=dict)
     splits: dict[str, str] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
+    list_files: dict[str, Path] = field(default_factory=dict)
+    published_maps: dict[str, tuple[Path, Path]] = field(default_factory=dict)
 
     @property
     def images(self) -> list[str]:
@@ -106,18 +126,34 @@ class AnnotationSet:
         return found.pop() if len(found) == 1 else None
 
 
-def _index(folder: Path, suffix: str) -> dict[str, Path]:
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except OSError as error:
+        raise AnnotationError(f"{folder}: cannot read the folder ({(error.strerror or str(error)).lower()})") from None
+
+
+def _index(folder: Path, suffix: str, problems: list[str]) -> dict[str, Path]:
     if not folder.is_dir():
         return {}
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() == suffix and p.is_file()}
+    found = {}
+    for path in _entries(folder):
+        if path.suffix.lower() != suffix or path.name.startswith("."):
+            continue
+        kind = irregular_kind(path)
+        if kind is None:
+            found[path.stem] = path
+        elif kind != "a folder":
+            problems.append(f"{path}: is {kind}, not an annotation file (ignored)")
+    return found
 
 
-def _read_list(path: Path) -> list[str]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise AnnotationError(f"{path}: cannot read split list ({error.__class__.__name__})") from None
-    return [line.strip() for line in lines if line.strip()]
+def _read_list(path: Path) -> list[tuple[int, str]]:
+    """Return the non-empty lines of a split list with their line numbers (1-based)."""
+    from ccharmony.io.files import read_regular_text
+
+    text = read_regular_text(path, what="a split list", error=AnnotationError)
+    return [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
 
 
 def read_annotation_set(path: str | Path) -> AnnotationSet:
@@ -137,9 +173,17 @@ def read_annotation_set(path: str | Path) -> AnnotationSet:
     Raises
     ------
     AnnotationError
-        When the folder or its masks folder is missing, two masks map to the same
-        dataset id, a mask name is not ``<image>_<fg>.png``, or a foreground is
-        listed in both splits.
+        When the folder or its masks folder is missing or unreadable, two masks
+        map to the same dataset id, a mask name is not ``<image>_<fg>.png``, a
+        split list is not a regular UTF-8 file, a foreground is listed in both
+        splits, or two foregrounds of one image are listed in different splits
+        (the message names the image and both lines).
+
+    Notes
+    -----
+    Only regular files are read: a FIFO, socket or device among the masks,
+    patch colours, corners or crops is reported in
+    :attr:`AnnotationSet.problems` and ignored (reading it would block).
     """
     root = Path(path)
     if not root.is_dir():
@@ -150,16 +194,23 @@ def read_annotation_set(path: str | Path) -> AnnotationSet:
 
     grouped: dict[str, list[Foreground]] = defaultdict(list)
     seen_ids: dict[tuple[str, str], str] = {}
-    for mask_path in sorted(mask_dir.iterdir()):
-        if not mask_path.is_file() or mask_path.name.startswith("."):
+    problems: list[str] = []
+    for mask_path in _entries(mask_dir):
+        if mask_path.name.startswith("."):
+            continue
+        kind = irregular_kind(mask_path)
+        if kind == "a folder":
+            continue
+        if kind is not None:
+            problems.append(f"{mask_path}: is {kind}, not a mask file (ignored)")
             continue
         if mask_path.suffix.lower() != ".png":
             raise AnnotationError(f"{mask_path}: masks must be PNG files named <image>_<fg>.png")
-        image, foreground = split_foreground_id(mask_path.stem)
         try:
+            image, foreground = split_foreground_id(mask_path.stem)
             key = (image_id(image), foreground)
-        except DatasetError as error:
-            raise AnnotationError(f"{mask_path}: {error}") from None
+        except (AnnotationError, DatasetError) as error:
+            raise AnnotationError(f"{mask_path}: {error}; rename the mask (and its photo)") from None
         if key in seen_ids:
             raise AnnotationError(
                 f"{mask_path}: duplicate id {key[0]}_{key[1]} (also from {seen_ids[key]}); "
@@ -180,31 +231,73 @@ def read_annotation_set(path: str | Path) -> AnnotationSet:
             )
 
     splits: dict[str, str] = {}
-    problems: list[str] = []
+    where: dict[str, tuple[Path, int]] = {}
+    list_files: dict[str, Path] = {}
     known = {f.id for group in grouped.values() for f in group}
     for split, name in _LISTS.items():
         list_path = root / name
-        if not list_path.exists():
+        if not list_path.exists() and not list_path.is_symlink():
             continue
+        list_files[split] = list_path
         seen: set[str] = set()
-        for line in _read_list(list_path):
+        for number, line in _read_list(list_path):
             if line in seen:
-                problems.append(f"{list_path}: duplicate line {line!r} (ignored)")
+                problems.append(f"{list_path}:{number}: duplicate line {line!r} (ignored)")
                 continue
             seen.add(line)
             if line in splits and splits[line] != split:
-                raise AnnotationError(f"{list_path}: foreground {line!r} is listed in both train and test")
+                first, first_number = where[line]
+                raise AnnotationError(
+                    f"{list_path}:{number}: foreground {line!r} is listed in both train and test "
+                    f"(also {first}:{first_number}); list it in one"
+                )
             if line not in known:
-                problems.append(f"{list_path}: {line!r} names no mask (ignored)")
+                problems.append(f"{list_path}:{number}: {line!r} names no mask (ignored)")
                 continue
             splits[line] = split
+            where[line] = (list_path, number)
+    # All foregrounds of an image share its split: the lists must not cut an image in two.
+    for image, group in sorted(grouped.items()):
+        listed = sorted((splits[f.id], f.id) for f in group if f.id in splits)
+        if len({split for split, _ in listed}) > 1:
+            (first_split, first_id), (second_split, second_id) = listed[-1], listed[0]  # train, then test
+            first, first_number = where[first_id]
+            second, second_number = where[second_id]
+            raise AnnotationError(
+                f"image {image!r} is in both splits: foreground {first_id!r} in {first}:{first_number} ({first_split}) "
+                f"and {second_id!r} in {second}:{second_number} ({second_split}); list all foregrounds of an image "
+                "in one split (an image in both would leak into the test)"
+            )
 
+    patch_colors = _index(root / "patch_colors", ".csv", problems)
+    checkers = _index(root / "checkers", ".json", problems)
+    crops = _index(root / "crops", ".json", problems)
+    published = _published_maps(root, set(grouped), problems)
     return AnnotationSet(
         root=root,
         foregrounds={image: tuple(sorted(group, key=lambda f: f.foreground)) for image, group in sorted(grouped.items())},
-        patch_colors=_index(root / "patch_colors", ".csv"),
-        checkers=_index(root / "checkers", ".json"),
-        crops=_index(root / "crops", ".json"),
+        patch_colors=patch_colors,
+        checkers=checkers,
+        crops=crops,
         splits=splits,
         problems=tuple(problems),
+        list_files=list_files,
+        published_maps=published,
     )
+
+
+def _published_maps(root: Path, images: set[str], problems: list[str]) -> dict[str, tuple[Path, Path]]:
+    """Index the published maps of the annotated images: both files, or a problem line and none."""
+    from ccharmony.transfer.published import PUBLISHED_MAPS_DIR, REVERSE_SUFFIX
+
+    files = _index(root / PUBLISHED_MAPS_DIR, ".npy", problems)
+    maps: dict[str, tuple[Path, Path]] = {}
+    for image in sorted(images):
+        forward, reverse = files.get(image), files.get(image + REVERSE_SUFFIX)
+        if forward is not None and reverse is not None:
+            maps[image] = (forward, reverse)
+        elif forward is not None or reverse is not None:
+            missing = f"{image}.npy" if forward is None else f"{image}{REVERSE_SUFFIX}.npy"
+            problems.append(f"{root / PUBLISHED_MAPS_DIR / missing}: missing, so {image} uses no published map "
+                            "(its maps are fitted on the patch colours)")
+    return maps

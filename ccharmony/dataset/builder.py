@@ -7,48 +7,83 @@ annotation set, the way ccHarmony was built :cite:`Niu2023`:
 
 -   :class:`BuildOptions`: inputs, output folder, pipeline, seed, workers.
 -   :func:`build_dataset`: run the stages, write the folder, return a summary.
--   :func:`plan_targets`: the seeded choice of target images per foreground.
+-   :class:`BuildSummary`: counts, skipped inputs and target shortfalls.
+-   :func:`plan_targets`, :func:`plan_splits`: the seeded choices
+    (:mod:`ccharmony.dataset.plan`).
 
 Stages run per source image (:mod:`ccharmony.dataset.stages`), mapped over a
-process pool (or a Ray cluster). Only this module writes into the output folder,
-always to a temporary file renamed into place, and it records each finished
-image under ``.ccharmony-build/`` so that an interrupted build (Ctrl-C or
-``kill -9``) resumes without redoing finished work and ends byte-identical to an
-uninterrupted one.
+process pool (or a Ray cluster). Only the writer (:mod:`ccharmony.dataset.writer`)
+writes into the output folder, always to a temporary file renamed into place,
+and it records each finished image under ``.ccharmony-build/`` so that an
+interrupted build (Ctrl-C, ``kill -9``, a full disk) resumes without redoing
+finished work and ends byte-identical to an uninterrupted one.
+
+One build holds a folder at a time (an OS lock, :mod:`ccharmony.dataset.lock`).
+The build key covers the pipeline, the seed, the tool version and a content
+fingerprint of every input file (:mod:`ccharmony.dataset.inputs`): a folder
+built from other inputs (a replaced photo, a deleted mask, a changed list) is
+refused with a line saying what changed, and rebuilt with ``rebuild=True``
+(``--rebuild``); a finished folder whose files were deleted or changed since
+is refused the same way (:func:`ccharmony.dataset.output.damaged_files`).
+
+References
+----------
+-   :cite:`Niu2023` : Niu, L., Tan, L., Tao, X., Cao, J., Guo, F., Long, T., &
+    Zhang, L. (2023). Deep Image Harmonization with Globally Guided Feature
+    Transformation and Relation Distillation. ICCV 2023, 7723-7732.
+    doi:10.1109/ICCV51070.2023.00710
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
-import platform
+import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from ccharmony import __version__
 from ccharmony.dataset.annotations import AnnotationSet, read_annotation_set
 from ccharmony.dataset.config import Pipeline
 from ccharmony.dataset.executors import task_executor
+from ccharmony.dataset.finalize import BuildSummary, finalize_build, summary_from_build_json, write_manifest
+from ccharmony.dataset.inputs import PhotoScan, input_fingerprints, scan_photos
 from ccharmony.dataset.layout import (
     BUILD_FILE,
     COMPOSITE_DIR,
+    MANIFEST_FILE,
     MASK_DIR,
-    METADATA_COLUMNS,
-    METADATA_FILE,
     REAL_DIR,
     SPLITS,
     image_id,
     list_file_name,
 )
+from ccharmony.dataset.lock import folder_lock
+from ccharmony.dataset.output import (
+    STATE_DIR,
+    STATE_FILE,
+    build_record,
+    damaged_files,
+    describe_difference,
+    inspect_output,
+)
+from ccharmony.dataset.plan import (
+    check_listed_splits,
+    check_splits,
+    plan_splits,
+    plan_targets,
+    shortfalls,
+)
 from ccharmony.dataset.stages import (
+    MAP_PUBLISHED,
     CompositeTask,
     ImageTask,
     PEAK_RSS,
@@ -56,27 +91,31 @@ from ccharmony.dataset.stages import (
     Skip,
     cache_file,
     cache_files_of_image,
+    cache_files_of_task,
     make_composites,
     prepare_image,
 )
+from ccharmony.dataset.store import is_url, local_path
 from ccharmony.dataset.writer import DatasetWriter
-from ccharmony.errors import ConfigError, DatasetError
+from ccharmony.errors import CCHarmonyError, ConfigError, DatasetError
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
 
-__all__ = ["BuildOptions", "BuildSummary", "build_dataset", "plan_targets", "STATE_DIR", "EMBEDDED_DEFAULT"]
+__all__ = [
+    "BuildOptions",
+    "BuildSummary",
+    "build_dataset",
+    "plan_targets",
+    "plan_splits",
+    "STATE_DIR",
+    "EMBEDDED_DEFAULT",
+]
 
 LOGGER = logging.getLogger(__name__)
 
-STATE_DIR = ".ccharmony-build"
-"""Work folder inside the output: finished-stage records and decoded-pixel caches.
-Removed when the build completes."""
-
 EMBEDDED_DEFAULT: dict[str, Any] = {"count": 16, "seed": 7, "size": (480, 320)}
 """The scene set ``build`` synthesizes when no ``--raw-dir`` is given."""
-
-_IGNORED_SUFFIXES = {".txt", ".json", ".csv", ".md", ".npz", ".npy", ".yaml", ".yml", ".xmp", ".pp3"}
 
 
 @dataclass(frozen=True)
@@ -87,11 +126,14 @@ class BuildOptions:
     Parameters
     ----------
     out
-        The dataset folder to write.
+        The dataset folder to write (relative paths are taken from the
+        current folder once, at the start), or an object-store URL
+        (``s3://bucket/ds``, ``gs://...``; :mod:`ccharmony.dataset.store_build`).
     raw_dir
-        Folder of photos; ``None`` builds the embedded default (synthetic scenes).
+        Folder (or store URL) of photos; ``None`` builds the embedded default
+        (synthetic scenes).
     annotations
-        Annotation set folder; default ``<raw_dir>/annotations`` when present.
+        Annotation set folder or store URL; default ``<raw_dir>/annotations``.
     pipeline
         The build configuration.
     seed
@@ -106,11 +148,15 @@ class BuildOptions:
         :class:`ccharmony.io.IngestOptions` for the photos.
     progress
         Show progress bars on stderr.
+    rebuild
+        Rebuild a folder this tool wrote from other inputs or settings, or
+        whose files were damaged, instead of refusing it: every file is
+        recomputed and the files the new build does not produce are removed.
     """
 
-    out: Path
-    raw_dir: Path | None = None
-    annotations: Path | None = None
+    out: Path | str
+    raw_dir: Path | str | None = None
+    annotations: Path | str | None = None
     pipeline: Pipeline = field(default_factory=Pipeline)
     seed: int = 0
     workers: int = 1
@@ -118,41 +164,15 @@ class BuildOptions:
     ray_address: str | None = None
     ingest: Any = None
     progress: bool = True
+    rebuild: bool = False
 
     def __post_init__(self) -> None:
-        if self.workers < 1:
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {self.workers}")
         if self.executor not in ("local", "ray"):
             raise ConfigError(f"--executor must be 'local' or 'ray', got {self.executor!r}")
-
-
-@dataclass(frozen=True)
-class BuildSummary:
-    """What a build produced: counts, skipped inputs, and where."""
-
-    out: Path
-    images: int
-    foregrounds: int
-    composites: int
-    splits: dict[str, int]
-    skipped: list[dict[str, str]]
-    resumed: bool
-    seconds: float
-    up_to_date: bool = False
-
-    def lines(self) -> list[str]:
-        """Return a short human-readable summary."""
-        counts = (
-            f"{self.images} images, {self.foregrounds} foregrounds, {self.composites} composites "
-            f"(train {self.splits.get('train', 0)}, test {self.splits.get('test', 0)})"
-        )
-        if self.up_to_date:
-            text = [f"{self.out} is already built from these inputs, pipeline and seed: {counts}"]
-        else:
-            text = [f"built {self.out}: {counts} in {self.seconds:.1f} s" + (" (resumed)" if self.resumed else "")]
-        for item in self.skipped:
-            text.append(f"skipped {item['image']}: {item['reason']}")
-        return text
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"--seed must be an integer, got {self.seed!r}")
 
 
 # --- executors ---------------------------------------------------------------
@@ -166,138 +186,133 @@ def _run_composites(args: tuple[CompositeTask, Pipeline]):  # noqa: ANN202
     return make_composites(*args)
 
 
-# --- inputs ---------------------------------------------------------------------
+def _run_prepare_remote(args: Any) -> PreparedImage | Skip:
+    from ccharmony.dataset.remote import prepare_remote
+
+    return prepare_remote(args)
 
 
-def _index_photos(raw_dir: Path, wanted: Iterable[str]) -> tuple[dict[str, Path], dict[str, Path]]:
-    """Return photo file and Gehler ``_macbeth.txt`` file per annotated image name."""
-    wanted = set(wanted)
-    photos: dict[str, Path] = {}
-    macbeth: dict[str, Path] = {}
-    for path in sorted(raw_dir.rglob("*")):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        if path.name.endswith("_macbeth.txt"):
-            name = path.name[: -len("_macbeth.txt")]
-            if name in wanted:
-                macbeth[name] = path
-            continue
-        if path.suffix.lower() in _IGNORED_SUFFIXES or path.stem not in wanted:
-            continue
-        if path.stem in photos:
-            raise DatasetError(
-                f"{path}: duplicate photo for image {path.stem!r} (also {photos[path.stem]}); keep one"
-            )
-        photos[path.stem] = path
-    return photos, macbeth
+def _run_composites_remote(args: Any):  # noqa: ANN202
+    from ccharmony.dataset.remote import composites_remote
+
+    return composites_remote(args)
 
 
-def _stable_seed(seed: int, *parts: str) -> int:
-    digest = hashlib.sha256("\x1f".join((str(seed), *parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "little")
-
-
-def plan_splits(images: list[str], annotations: AnnotationSet, *, seed: int, test_fraction: float) -> dict[str, str]:
+def _composites_after_cache(writer: DatasetWriter) -> Callable[[tuple[CompositeTask, Pipeline]], Any]:
     """
-    Return the split of each source image.
+    Return stage B for a build that runs its stages in this process.
 
-    From the annotation lists when they name the image; otherwise a seeded split
-    by source image, so no image is in both splits.
+    Stage A handed its pixel cache to the writer thread (to be saved on another
+    core); each stage-B task first waits on the writer's completion handle of
+    exactly the cache files it reads, so the hand-off is ordered by
+    construction whatever the writer's speed or the task order.
     """
-    splits: dict[str, str] = {}
-    unlisted = []
-    for image in images:
-        listed = annotations.image_split(image)
-        if listed is not None:
-            splits[image] = listed
-        else:
-            unlisted.append(image)
-    if unlisted:
-        rng = np.random.default_rng(_stable_seed(seed, "split"))
-        order = rng.permutation(len(unlisted))
-        n_test = max(1, int(round(test_fraction * len(unlisted)))) if len(unlisted) > 1 else 0
-        for rank, index in enumerate(order):
-            splits[unlisted[index]] = "test" if rank < n_test else "train"
-    return splits
+
+    def run(args: tuple[CompositeTask, Pipeline]) -> Any:
+        task, pipeline = args
+        writer.wait_for(cache_files_of_task(task, pipeline))
+        return _run_composites(args)
+
+    return run
 
 
-def plan_targets(
-    prepared: dict[str, dict[str, Any]],
-    pipeline: Pipeline,
-    *,
-    seed: int,
-) -> dict[tuple[str, str], list[str]]:
+# --- inputs and key ---------------------------------------------------------------
+
+
+def _config_key(options: BuildOptions, inputs: dict[str, Any], input_files: dict[str, str]) -> str:
+    payload: dict[str, Any] = {
+        "pipeline": options.pipeline.to_dict(), "seed": options.seed, "inputs": inputs, "version": __version__
+    }
+    if input_files:  # the embedded default is a function of the version and its settings alone
+        payload["input_files"] = input_files
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class _Inputs:
     """
-    Choose the K target images of every foreground.
+    The annotation set and the photos of a build, with their fingerprints.
 
-    Each foreground's choice is seeded by ``(seed, foreground id)``, so it does not
-    depend on processing order or on the other foregrounds.
+    ``raw_shown`` names the photos' folder (or URL) in messages; ``store``
+    maps the paths of inputs on a store (``str(path)``) to their URLs, for
+    the tasks to download themselves (:mod:`ccharmony.dataset.remote`).
     """
-    from ccharmony.composite import TargetCandidate, select_targets
 
-    candidates = [
-        TargetCandidate(id=name, illuminant=tuple(float(v) for v in record["illuminant_srgb"]), camera=record["camera"])  # type: ignore[arg-type]
-        for name, record in sorted(prepared.items())
-    ]
-    plan: dict[tuple[str, str], list[str]] = {}
-    for name, record in sorted(prepared.items()):
-        for letter in sorted(record["foregrounds"]):
-            plan[(name, letter)] = list(
-                select_targets(
-                    name,
-                    candidates,
-                    k=pipeline.k,
-                    policy=pipeline.policy,
-                    same_camera=pipeline.same_camera,
-                    min_angle_deg=pipeline.min_angle_deg,
-                    seed=_stable_seed(seed, record["id"], letter),
-                )
-            )
-    return plan
+    raw_shown: str
+    annotations: AnnotationSet
+    scan: PhotoScan
+    fingerprints: dict[str, str]
+    store: Any = None  # ccharmony.dataset.store_build.StoreInputs, for inputs on a store
+
+    def urls_of(self, task: ImageTask) -> tuple[tuple[str, str], ...]:
+        """Return ``(str(path), URL)`` of the task's inputs that are on a store."""
+        if self.store is None:
+            return ()
+        paths = [task.photo, task.patch_colors, task.checker, task.macbeth, task.crop,
+                 *(path for _, path in task.masks)]
+        return tuple((str(p), self.store.urls[str(p)]) for p in paths if p is not None and str(p) in self.store.urls)
+
+    def name(self, text: str) -> str:
+        """Name inputs on a store by their URL in a message (not by the local mirror)."""
+        return text if self.store is None else self.store.name(text)
 
 
-def _config_key(options: BuildOptions, inputs: dict[str, Any]) -> str:
-    payload = json.dumps(
-        {"pipeline": options.pipeline.to_dict(), "seed": options.seed, "inputs": inputs, "version": __version__},
-        sort_keys=True,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+def _read_inputs(raw_dir: Path, annotations_dir: Path, *, exclude: list[Path], fingerprint: bool) -> _Inputs:
+    annotations = read_annotation_set(annotations_dir)
+    scan = scan_photos(raw_dir, annotations.images, exclude=exclude)
+    fingerprints: dict[str, str] = {}
+    if fingerprint:
+        fingerprints = input_fingerprints(
+            raw_dir=raw_dir, photos=[*scan.photos.values(), *scan.macbeth.values()],
+            annotations_dir=annotations_dir, annotation_files=annotations.files(),
+        )
+    return _Inputs(str(raw_dir), annotations, scan, fingerprints)
 
 
-def _check_output(out: Path, key: str) -> bool:
-    """Return whether ``out`` holds an unfinished build of the same inputs (resume)."""
-    if out.exists() and not out.is_dir():
-        raise DatasetError(f"{out}: output path exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        state = out / STATE_DIR / "state.json"
-        if state.exists():
-            try:
-                previous = json.loads(state.read_text(encoding="utf-8")).get("key")
-            except (OSError, ValueError):
-                previous = None
-            if previous == key:
-                return True
-            raise DatasetError(
-                f"{out}: holds an unfinished build with other inputs, pipeline or seed; "
-                "use another --out or delete the folder"
-            )
-        build = out / BUILD_FILE
-        if build.exists():
-            try:
-                previous = json.loads(build.read_text(encoding="utf-8")).get("build_key")
-            except (OSError, ValueError):
-                previous = None
-            if previous == key:
-                return True
-        raise DatasetError(f"{out}: folder is not empty and holds no build of these inputs; use another --out")
+def _read_any_inputs(raw: Path | str, annotations_location: Path | str, *, out: Path | str) -> _Inputs:
+    """
+    Read inputs of which at least one is on a store (the photos, the annotations or both).
+
+    The annotation set on a store is mirrored into a local folder of this
+    process (small files, read for its index, fingerprints and published
+    maps); the photos on a store are only listed, and fingerprinted by two
+    ranged reads each. Tasks download what they need themselves.
+    """
+    from ccharmony.dataset.inputs import fingerprint
+    from ccharmony.dataset.store import store_filesystem
+    from ccharmony.dataset.store_build import read_store_inputs, scan_store_photos, store_fingerprint
+
+    annotations_url = annotations_location if isinstance(annotations_location, str) else None
+    _, mirror, store = read_store_inputs(None, annotations_url)
+    annotations_dir = mirror if mirror is not None else Path(annotations_location)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".ccharmony-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise DatasetError(f"{out}: output folder is not writable ({error.strerror or error})") from None
-    return False
+        annotations = read_annotation_set(annotations_dir)
+    except CCHarmonyError as error:
+        raise type(error)(store.name(str(error))) from None
+    fingerprints = {f"annotations/{path.relative_to(annotations_dir).as_posix()}": fingerprint(path, whole=True)
+                    for path in annotations.files()}
+    if isinstance(raw, str):
+        fs, root = store_filesystem(raw)
+        out_root = store_filesystem(out)[1] if isinstance(out, str) else None
+        # The output is never searched for photos, unless the photos live in it (the embedded default).
+        exclude = [out_root] if out_root is not None and not root.startswith(out_root + "/") else []
+        scan, sizes = scan_store_photos(raw, annotations.images, exclude=exclude)
+        for path in [*scan.photos.values(), *scan.macbeth.values()]:
+            key = path.as_posix()
+            store.urls[str(path)] = f"{raw.split('://', 1)[0]}://{key}"
+            size = sizes.get(key)
+            if size is None:
+                size = int(fs.info(key).get("size") or 0)
+            fingerprints[f"raw_dir/{key[len(root) + 1:]}"] = store_fingerprint(fs, key, size)
+        shown = raw.rstrip("/")
+    else:
+        scan = scan_photos(raw, annotations.images, exclude=[out] if isinstance(out, Path) else [])
+        fingerprints.update(input_fingerprints(raw_dir=raw, photos=[*scan.photos.values(), *scan.macbeth.values()],
+                                               annotations_dir=raw, annotation_files=[]))
+        shown = str(raw)
+    problems = tuple(store.name(problem) for problem in annotations.problems)
+    annotations = dataclasses.replace(annotations, problems=problems)
+    return _Inputs(shown, annotations, scan, dict(sorted(fingerprints.items())), store)
 
 
 def _progress(iterable: Iterable[Any], *, total: int, description: str, enabled: bool) -> Iterator[Any]:
@@ -315,27 +330,52 @@ def _progress(iterable: Iterable[Any], *, total: int, description: str, enabled:
             bar.update(1)
 
 
-def _embedded_inputs(state: Path, progress: bool) -> tuple[Path, Path]:
-    """Synthesize the embedded default scene set into the build's work folder."""
+def _synthesize_embedded(target: Path) -> None:
     from ccharmony.synth import synthesize
 
+    LOGGER.info("synthesizing the embedded default scene set")
+    synthesize(
+        target,
+        count=EMBEDDED_DEFAULT["count"],
+        seed=EMBEDDED_DEFAULT["seed"],
+        size=EMBEDDED_DEFAULT["size"],
+        relit=False,
+    )
+    # Leave the chart corners out so that the main job exercises detection too.
+    shutil.rmtree(target / "annotations" / "checkers", ignore_errors=True)
+
+
+def _embedded_inputs(state: Path, progress: bool) -> tuple[Path, Path]:
+    """Synthesize the embedded default scene set into the build's work folder."""
     target = state / "embedded"
     marker = target / "complete.json"
     if not marker.exists():
         if target.exists():
             shutil.rmtree(target)
-        LOGGER.info("synthesizing the embedded default scene set")
-        synthesize(
-            target,
-            count=EMBEDDED_DEFAULT["count"],
-            seed=EMBEDDED_DEFAULT["seed"],
-            size=EMBEDDED_DEFAULT["size"],
-            relit=False,
-        )
-        # Leave the chart corners out so that the main job exercises detection too.
-        shutil.rmtree(target / "annotations" / "checkers", ignore_errors=True)
+        _synthesize_embedded(target)
         marker.write_text(json.dumps(EMBEDDED_DEFAULT, sort_keys=True))
     return target / "raw", target / "annotations"
+
+
+def _embedded_store_inputs(writer: Any) -> tuple[str, str]:
+    """The embedded default of a dataset on a store: synthesized here once, kept in its work folder on the store."""
+    import tempfile
+
+    prefix = f"{STATE_DIR}/embedded"
+    marker = f"{prefix}/complete.json"
+    if not writer.exists(marker):
+        writer.remove_tree(prefix)
+        with tempfile.TemporaryDirectory(prefix="ccharmony-embedded-") as scratch:
+            target = Path(scratch)
+            _synthesize_embedded(target)
+            for path in sorted(target.rglob("*")):
+                if path.is_file():
+                    writer.write(f"{prefix}/{path.relative_to(target).as_posix()}", path.read_bytes())
+        writer.write(marker, json.dumps(EMBEDDED_DEFAULT, sort_keys=True).encode())
+    return writer.describe(f"{prefix}/raw"), writer.describe(f"{prefix}/annotations")
+
+
+# --- the build -------------------------------------------------------------------
 
 
 def build_dataset(options: BuildOptions) -> BuildSummary:
@@ -354,70 +394,251 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
     Raises
     ------
     DatasetError, AnnotationError, ConfigError
-        For fatal problems (unwritable or foreign output folder, missing inputs,
-        duplicate ids), raised before anything in the output is overwritten.
-        Per-image problems skip that image and are listed in ``build.json``.
+        For fatal problems, raised before anything in the output is
+        overwritten: an unwritable, foreign or locked output folder (another
+        build holds it), one built from other inputs or settings or damaged
+        since (unless ``rebuild``), missing inputs, duplicate ids, a split that
+        would be empty. Per-image problems skip that image and are listed in
+        ``build.json``; foregrounds given fewer than K targets are listed there
+        too.
+
+    Notes
+    -----
+    With ``out`` on an object store, the dataset is written there directly
+    (content, then lists, metadata, card, ``build.json`` and ``MANIFEST.json``
+    last), its work folder and stage-A cache live on the store too, and the
+    stage tasks read their inputs from, and write their files to, the store
+    themselves (:mod:`ccharmony.dataset.remote`): no machine's local disk is
+    shared.
     """
     started = time.perf_counter()
-    out = Path(options.out)
-    pipeline = options.pipeline
-    embedded = options.raw_dir is None
+    if is_url(options.out):
+        return _build_on_store(options, str(options.out).rstrip("/"), started)
+    shown = local_path(options.out)
+    # Absolute once: every path derived from it (caches, staged files, tasks for
+    # other processes) is then the same whatever the current folder.
+    out = Path(os.path.abspath(shown))
+    raw_dir, annotations_dir = _input_locations(options)
 
-    if options.raw_dir is not None:
-        raw_dir = Path(options.raw_dir)
-        if not raw_dir.is_dir():
-            raise DatasetError(f"{raw_dir}: --raw-dir is not a folder")
-        annotations_dir = Path(options.annotations) if options.annotations else raw_dir / "annotations"
-        if not annotations_dir.is_dir():
-            raise DatasetError(
-                f"{annotations_dir}: annotation set not found; pass --annotations DIR "
-                "(masks/<image>_<fg>.png and optional patch_colors/, checkers/, crops/, lists)"
-            )
-        inputs_key: dict[str, Any] = {"raw_dir": str(raw_dir.resolve()), "annotations": str(annotations_dir.resolve())}
+    # A foreign folder is refused before anything, the lock file included, is written into it.
+    inspect_output(out, shown=shown)
+    created = not os.path.lexists(out)
+    try:
+        with folder_lock(out, shown=shown):
+            return _build_locked(options, DatasetWriter(out), shown, raw_dir, annotations_dir, started)
+    except BaseException:
+        if created:  # nothing of ours was written: leave no empty folder behind
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+
+
+def _input_locations(options: BuildOptions) -> tuple[Path | str | None, Path | str | None]:
+    """Return the photos' and the annotations' location (an absolute path or a store URL), checked."""
+    if options.raw_dir is None:
+        return None, None
+    raw: Path | str
+    if is_url(options.raw_dir):
+        raw = str(options.raw_dir).rstrip("/")
+    else:
+        raw = Path(os.path.abspath(local_path(options.raw_dir)))
+        if not raw.is_dir():
+            raise DatasetError(f"{options.raw_dir}: --raw-dir is not a folder")
+    annotations: Path | str
+    if options.annotations is not None and is_url(options.annotations):
+        annotations = str(options.annotations).rstrip("/")
+    elif options.annotations is not None:
+        annotations = Path(os.path.abspath(local_path(options.annotations)))
+    elif isinstance(raw, str):
+        annotations = f"{raw}/annotations"
+    else:
+        annotations = raw / "annotations"
+    if isinstance(annotations, Path) and not annotations.is_dir():
+        raise DatasetError(
+            f"{options.annotations or annotations}: annotation set not found; pass --annotations DIR "
+            "(masks/<image>_<fg>.png and optional patch_colors/, checkers/, crops/, lists)"
+        )
+    return raw, annotations
+
+
+def _build_on_store(options: BuildOptions, url: str, started: float) -> BuildSummary:
+    """:func:`build_dataset` for a dataset on an object store."""
+    from ccharmony.dataset.store_build import StoreWriter, inspect_store, store_lock
+
+    raw, annotations = _input_locations(options)
+    inspect_store(url)
+    with store_lock(url):
+        return _build_locked(options, StoreWriter(url), url, raw, annotations, started)
+
+
+def _build_locked(
+    options: BuildOptions, writer: DatasetWriter, shown: Path | str, raw_dir: Path | str | None,
+    annotations_dir: Path | str | None, started: float,
+) -> BuildSummary:
+    pipeline = options.pipeline
+    on_store = not isinstance(shown, Path)
+    out = writer.out
+    inputs: _Inputs | None = None
+    if raw_dir is not None and annotations_dir is not None:
+        if isinstance(raw_dir, Path) and isinstance(annotations_dir, Path):
+            inputs = _read_inputs(raw_dir, annotations_dir, exclude=[out] if not on_store else [], fingerprint=True)
+            inputs_key: dict[str, Any] = {"raw_dir": str(raw_dir.resolve()), "annotations": str(annotations_dir.resolve())}
+        else:
+            inputs = _read_any_inputs(raw_dir, annotations_dir, out=shown if on_store else out)
+            inputs_key = {"raw_dir": str(raw_dir) if isinstance(raw_dir, str) else str(raw_dir.resolve()),
+                          "annotations": str(annotations_dir) if isinstance(annotations_dir, str)
+                          else str(annotations_dir.resolve())}
+        check_listed_splits(inputs.annotations, inputs.scan.photos, where=shown)
+        fingerprints = inputs.fingerprints
     else:
         inputs_key = {"embedded": EMBEDDED_DEFAULT}
+        fingerprints = {}
+    key = _config_key(options, inputs_key, fingerprints)
+    record = build_record(key=key, config=pipeline.to_dict(), seed=options.seed, inputs=inputs_key,
+                          input_files=fingerprints)
 
-    key = _config_key(options, inputs_key)
-    resumed = _check_output(out, key)
-    if resumed and (out / BUILD_FILE).exists() and not (out / STATE_DIR).exists():
-        LOGGER.info("%s is already built with these inputs", out)
-        return _summary_from_build_json(out, started)
+    # Under the lock: what the folder holds now.
+    if on_store:
+        from ccharmony.dataset.store_build import inspect_store
 
-    writer = DatasetWriter(out)
-    state = out / STATE_DIR
-    state.mkdir(parents=True, exist_ok=True)
-    writer.write_json(f"{STATE_DIR}/state.json", {"key": key})
-    _remove_orphan_temporaries(out)
+        current = inspect_store(str(shown))
+    else:
+        current = inspect_output(out, shown=shown)
+    previous_key = current.record.get("key") if current.kind == "unfinished" else current.record.get("build_key")
+    hint = "run again with --rebuild to rebuild it from the current inputs, or use another --out"
+    if current.kind != "new" and previous_key != key and not options.rebuild:
+        what = "an unfinished build" if current.kind == "unfinished" else "a build"
+        raise DatasetError(f"{shown}: holds {what} of other inputs or settings "
+                           f"({describe_difference(current.record, record)}); {hint}")
+    if current.kind == "finished" and previous_key == key and not options.rebuild:
+        damage = _damage(writer, current.record)
+        if not damage:
+            LOGGER.info("%s is already built with these inputs", shown)
+            return summary_from_build_json(writer, shown, started)
+        more = f" (and {len(damage) - 1} more)" if len(damage) > 1 else ""
+        raise DatasetError(f"{shown}: {damage[0]}{more}; run again with --rebuild to rebuild the folder "
+                           "from its inputs")
 
-    if embedded:
-        raw_dir, annotations_dir = _embedded_inputs(state, options.progress)
+    resumed = current.kind == "unfinished" and previous_key == key and not options.rebuild
+    stale_lists: list[str] = list(current.record.get("stale_lists", [])) if resumed else []
+    if not resumed:
+        if current.kind != "new":  # a rebuild: the old lists go unless produced again
+            config = current.record.get("config") or {}
+            name = config.get("name") if isinstance(config, dict) else None
+            if isinstance(name, str):
+                stale_lists += [list_file_name(name, split) for split in SPLITS if "/" not in name]
+            stale_lists += list(current.record.get("stale_lists", []))
+            # The completion markers go first: from here on the folder is visibly unfinished.
+            writer.delete(MANIFEST_FILE)
+            writer.delete(BUILD_FILE)
+        writer.remove_tree(STATE_DIR)
+    if not on_store:
+        (out / STATE_DIR).mkdir(parents=True, exist_ok=True)
+    writer.write_json(STATE_FILE, {**record, "stale_lists": sorted(set(stale_lists))})
+    if not on_store:
+        _remove_orphan_temporaries(out)
 
-    annotations = read_annotation_set(annotations_dir)
-    photos, macbeth = _index_photos(raw_dir, annotations.images)
-    skipped: list[dict[str, str]] = [{"image": "-", "reason": problem} for problem in annotations.problems]
+    if inputs is None:  # the embedded default
+        if on_store:
+            inputs = _read_any_inputs(*_embedded_store_inputs(writer), out=shown)
+        else:
+            raw, annotations = _embedded_inputs(out / STATE_DIR, options.progress)
+            inputs = _read_inputs(raw, annotations, exclude=[out], fingerprint=False)
+    return _run_stages(options, writer, shown, inputs, key, inputs_key, fingerprints,
+                       sorted(set(stale_lists)), resumed, started)
+
+
+def _damage(writer: DatasetWriter, record: dict[str, Any]) -> list[str]:
+    """The damaged files of a finished build (a missing manifest of a local build is written again)."""
+    from ccharmony.dataset.store_build import StoreWriter, damaged_store_files
+
+    if isinstance(writer, StoreWriter):
+        return damaged_store_files(writer)
+    damage = damaged_files(writer.out, record)
+    if not damage and not writer.exists(MANIFEST_FILE):
+        write_manifest(writer)  # the last step of a build interrupted just before it
+    return damage
+
+
+def _valid_record(writer: DatasetWriter, record: dict[str, Any]) -> bool:
+    """Whether a stage-A record's files are still in place (a resume repairs what is not)."""
+    from ccharmony.dataset.layout import mask_name, real_name
+
+    if record.get("skip"):
+        return True
+    names = [f"{REAL_DIR}/{real_name(record['id'])}"] + [
+        f"{MASK_DIR}/{mask_name(record['id'], letter)}" for letter in record.get("foregrounds", {})
+    ]
+    return all(writer.exists(name) for name in names)
+
+
+def _valid_rows(writer: DatasetWriter, rows: list[dict[str, Any]]) -> bool:
+    """Whether a stage-B record's composites are still in place."""
+    return bool(rows) and all(writer.exists(row["composite_file_name"]) for row in rows)
+
+
+def _published_maps(
+    annotations: AnnotationSet, images: Iterable[str], pipeline: Pipeline, skipped: list[dict[str, str]],
+    name: Callable[[str], str],
+) -> dict[str, dict[str, Any]]:
+    """Read the published maps of the prepared images (``maps: published``); an unreadable one is reported and not used."""
+    if pipeline.maps != MAP_PUBLISHED:
+        return {}
+    from ccharmony.transfer.published import read_published_map
+
+    maps: dict[str, dict[str, Any]] = {}
+    for image in sorted(images):
+        if image not in annotations.published_maps:
+            continue
+        forward, reverse = annotations.published_maps[image]
+        try:
+            maps[image] = {"forward": read_published_map(forward).params, "reverse": read_published_map(reverse).params}
+        except CCHarmonyError as error:
+            skipped.append({"image": "-", "reason": name(f"{error}; {image} uses no published map (fitted instead)")})
+    return maps
+
+
+def _run_stages(
+    options: BuildOptions, writer: DatasetWriter, shown: Path | str, inputs: _Inputs, key: str,
+    inputs_key: dict[str, Any], fingerprints: dict[str, str], stale_lists: list[str], resumed: bool,
+    started: float,
+) -> BuildSummary:
+    from ccharmony.dataset.remote import CACHE_DIR, RemoteCompositeTask, RemoteImageTask
+
+    pipeline = options.pipeline
+    on_store = not isinstance(shown, Path)
+    store_url = str(shown) if on_store else None
+    out = writer.out
+    annotations = inputs.annotations
+    scan = inputs.scan
+    skipped: list[dict[str, str]] = [{"image": "-", "reason": problem}
+                                     for problem in (*annotations.problems, *scan.problems)]
     tasks: list[ImageTask] = []
-    cache = state / "cache"
+    # On a store the cache is there too (every task reaches it); relative to the dataset.
+    cache = CACHE_DIR if on_store else out / STATE_DIR / "cache"
     # Pool workers stage their output files next to the dataset (see
     # ccharmony.dataset.stages.stage_file); one worker runs in this process and
-    # Ray workers may be on other machines, so those hand back bytes.
+    # Ray workers may be on other machines, so those hand back bytes. Tasks of a
+    # dataset on a store put their files there themselves.
     staged: Path | None = None
-    in_process = options.executor == "local" and options.workers == 1
-    if options.executor == "local" and options.workers > 1:
-        staged = state / "staged"
+    in_process = options.executor == "local" and options.workers == 1 and not on_store
+    if options.executor == "local" and options.workers > 1 and not on_store:
+        staged = out / STATE_DIR / "staged"
         shutil.rmtree(staged, ignore_errors=True)  # a killed run's, never renamed
         staged.mkdir(parents=True)
     for image in annotations.images:
-        if image not in photos:
-            skipped.append({"image": image, "reason": f"no photo named {image}.* in {raw_dir}"})
+        if image not in scan.photos:
+            reason = scan.irregular.get(image) or f"no photo named {image}.* in {inputs.raw_shown}"
+            skipped.append({"image": image, "reason": reason})
             continue
         tasks.append(
             ImageTask(
                 image=image,
-                photo=photos[image],
+                photo=scan.photos[image],
                 masks=tuple((f.foreground, f.mask_path) for f in annotations.foregrounds[image]),
                 patch_colors=annotations.patch_colors.get(image),
                 checker=annotations.checkers.get(image),
-                macbeth=macbeth.get(image),
+                macbeth=scan.macbeth.get(image),
                 crop=annotations.crops.get(image),
                 cache_dir=cache,
                 ingest=options.ingest,
@@ -425,14 +646,23 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
                 cache_in_memory=in_process,
             )
         )
+    by_image = {task.image: task for task in tasks}
+    remote = on_store or inputs.store is not None
 
-    # Stage A: per image, skipping what a previous run finished.
+    def stage_a(task: ImageTask) -> tuple[Any, Any]:
+        if remote:
+            return _run_prepare_remote, (RemoteImageTask(task, inputs.urls_of(task), store_url), pipeline)
+        return _run_prepare, (task, pipeline)
+
+    # Stage A: per image, skipping what a previous run finished (and whose files are still there).
     prepared: dict[str, dict[str, Any]] = {}
     todo: list[ImageTask] = []
+    if on_store:
+        writer.refresh()  # type: ignore[attr-defined]  # one listing for every check below
     for task in tasks:
-        record_path = state / "prepared" / f"{image_id(task.image)}.json"
-        if record_path.exists():
-            record = json.loads(record_path.read_text(encoding="utf-8"))
+        record_path = f"{STATE_DIR}/prepared/{image_id(task.image)}.json"
+        record = writer.read_json(record_path) if writer.exists(record_path) else None
+        if record is not None and _valid_record(writer, record):
             if record.get("skip"):
                 skipped.append({"image": task.image, "reason": record["skip"]})
             else:
@@ -441,14 +671,15 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
             todo.append(task)
     timings: Counter[str] = Counter()
     peak_rss = 0.0  # MiB, the largest worker's (the stage functions report it)
-    # One executor (process pool or Ray session) for both stages: workers import
-    # the libraries once.
-    with task_executor(
-        executor=options.executor, workers=options.workers, ray_address=options.ray_address
-    ) as run, writer.background():
-        results = run(_run_prepare, [(task, pipeline) for task in todo])
-        for index, result in _progress(results, total=len(todo), description="prepare", enabled=options.progress):
-            task = todo[index]
+
+    def prepare(run: Any, batch: list[ImageTask]) -> None:
+        nonlocal peak_rss
+        if not batch:
+            return
+        function = stage_a(batch[0])[0]
+        results = run(function, [stage_a(task)[1] for task in batch])
+        for index, result in _progress(results, total=len(batch), description="prepare", enabled=options.progress):
+            task = batch[index]
             relative = f"{STATE_DIR}/prepared/{image_id(task.image)}.json"
             if isinstance(result, Skip):
                 skipped.append({"image": result.image, "reason": result.reason})
@@ -466,14 +697,23 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
             writer.write_json(relative, record)
             prepared[task.image] = json.loads(json.dumps(record))
 
+    # One executor (process pool or Ray session) for both stages: workers import
+    # the libraries once.
+    with task_executor(
+        executor=options.executor, workers=options.workers, ray_address=options.ray_address
+    ) as run, writer.background():
+        prepare(run, todo)
+
         if len(prepared) < 2:
-            raise DatasetError(
-                f"{out}: only {len(prepared)} usable image(s); a composite needs a source and another target image"
-            )
+            raise DatasetError(_too_few(shown, prepared, tasks, skipped))
 
         # Plan splits and targets centrally (cheap, deterministic).
         splits = plan_splits(sorted(prepared), annotations, seed=options.seed, test_fraction=pipeline.test_fraction)
         targets = plan_targets(prepared, pipeline, seed=options.seed)
+        short = shortfalls(targets, prepared, pipeline)
+        check_splits(splits, sorted({name for (name, _), chosen in targets.items() if chosen}), annotations,
+                     where=shown, left_out=[item for item in skipped if item["image"] != "-"])
+        published = _published_maps(annotations, prepared, pipeline, skipped, inputs.name)
 
         # Stage B: composites per foreground (balanced tasks, bounded result size).
         composite_tasks: list[CompositeTask] = []
@@ -481,26 +721,49 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
         for image in sorted(prepared):
             record = prepared[image]
             for letter in sorted(record["foregrounds"]):
-                rows_path = state / "rows" / f"{record['id']}_{letter}.json"
-                if rows_path.exists():
-                    rows.extend(json.loads(rows_path.read_text(encoding="utf-8")))
-                    continue
+                if not targets[(image, letter)]:
+                    continue  # no eligible target: recorded as a shortfall
+                rows_path = f"{STATE_DIR}/rows/{record['id']}_{letter}.json"
+                if writer.exists(rows_path):
+                    done = writer.read_json(rows_path)
+                    if _valid_rows(writer, done):
+                        rows.extend(done)
+                        continue
+                chosen = targets[(image, letter)]
                 composite_tasks.append(
                     CompositeTask(
                         source=record,
-                        targets={letter: tuple(prepared[t] for t in targets[(image, letter)])},
+                        targets={letter: tuple(prepared[t] for t in chosen)},
                         splits={letter: splits[image]},
                         cache_dir=cache,
                         stage_dir=staged,
+                        published={name: published[name] for name in sorted({image, *chosen}) if name in published},
                     )
                 )
+        # A resumed (or repaired) build whose pixel cache an image's finished foregrounds
+        # already deleted prepares that image again: same files, same record.
+        missing = sorted({task.source["image"] for task in composite_tasks
+                          if not all(writer.exists(path) for path in cache_files_of_task(task, pipeline))
+                          and task.source["image"] in by_image})
+        if missing:
+            prepare(run, [by_image[image] for image in missing])
+            lost = [item for item in skipped if item["image"] in missing]
+            if lost:
+                raise DatasetError(f"{shown}: {lost[0]['image']} cannot be prepared again to repair the build "
+                                   f"({lost[0]['reason']}); run again with --rebuild")
         # Largest first (composites x pixels), so that the workers finish together.
         composite_tasks.sort(key=_composite_work, reverse=True)
         # Each image's cached pixels are deleted once its last foreground is done:
         # disk use shrinks as the build goes, and files deleted before the kernel
         # writes them back never reach the disk.
         unfinished = Counter(task.source["id"] for task in composite_tasks)
-        results = run(_run_composites, [(task, pipeline) for task in composite_tasks])
+        if on_store:
+            assert store_url is not None  # noqa: S101 - on_store
+            results = run(_run_composites_remote, [(RemoteCompositeTask(task, store_url), pipeline)
+                                                   for task in composite_tasks])
+        else:
+            stage_b = _composites_after_cache(writer) if in_process else _run_composites
+            results = run(stage_b, [(task, pipeline) for task in composite_tasks])
         for index, (task_rows, files, task_timings) in _progress(
             results, total=len(composite_tasks), description="composite", enabled=options.progress
         ):
@@ -522,11 +785,25 @@ def build_dataset(options: BuildOptions) -> BuildSummary:
                     writer.delete(path)
 
     timings.update({"write": writer.seconds})  # type: ignore[dict-item]
-    summary = _finalize(
-        writer, options, key, prepared, rows, skipped, dict(timings), resumed, started, inputs_key, peak_rss
+    summary = finalize_build(
+        writer, options, key, prepared, rows, skipped, dict(timings), resumed, started, inputs_key, peak_rss,
+        shown=shown, shortfalls=short, input_files=fingerprints, stale_lists=stale_lists,
     )
-    shutil.rmtree(state, ignore_errors=True)
+    writer.remove_tree(STATE_DIR)
+    if inputs.store is not None and inputs.store.mirror is not None:
+        inputs.store.mirror.cleanup()
     return summary
+
+
+def _too_few(shown: Path | str, prepared: dict[str, Any], tasks: list[ImageTask], skipped: list[dict[str, str]]) -> str:
+    """The message of a build left with fewer than two usable images."""
+    if not tasks:
+        return (f"{shown}: no photo matches an annotated image (photos are found by name, <image>.* under "
+                "--raw-dir, for each masks/<image>_<fg>.png); check --raw-dir and --annotations")
+    reasons = [item for item in skipped if item["image"] != "-"]
+    first = f"; e.g. {reasons[0]['image']}: {reasons[0]['reason']}" if reasons else ""
+    return (f"{shown}: only {len(prepared)} usable image(s) of {len(tasks)}; a composite needs a source and "
+            f"another target image{first}")
 
 
 def _composite_work(task: CompositeTask) -> tuple[int, str, str]:
@@ -547,123 +824,3 @@ def _remove_orphan_temporaries(out: Path) -> None:
             for path in folder.iterdir():
                 if path.is_file() and pattern.match(path.name):
                     path.unlink()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata as metadata
-
-    versions = {"ccharmony": __version__, "python": platform.python_version()}
-    for name in ("numpy", "opencv-contrib-python-headless", "colour-science", "scikit-image", "rawpy", "pandas", "pyarrow"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:  # pragma: no cover - depends on install
-            versions[name] = "absent"
-    try:
-        import rawpy
-
-        versions["libraw"] = ".".join(str(part) for part in rawpy.libraw_version)
-    except Exception:  # pragma: no cover - optional detail  # noqa: BLE001
-        pass
-    return versions
-
-
-def _finalize(
-    writer: DatasetWriter,
-    options: BuildOptions,
-    key: str,
-    prepared: dict[str, dict[str, Any]],
-    rows: list[dict[str, Any]],
-    skipped: list[dict[str, str]],
-    timings: dict[str, float],
-    resumed: bool,
-    started: float,
-    inputs_key: dict[str, Any],
-    peak_rss: float = 0.0,
-) -> BuildSummary:
-    import io
-
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from ccharmony.dataset.card import write_card
-
-    out = writer.out
-    pipeline = options.pipeline
-    rows = sorted(rows, key=lambda row: row["composite_file_name"])
-    hashes: dict[str, str] = {}
-    for row in rows:
-        for column in ("real_file_name", "mask_file_name"):
-            name = row[column]
-            if name not in hashes:
-                hashes[name] = _file_sha256(out / name)
-        row["real_sha256"] = hashes[row["real_file_name"]]
-        row["mask_sha256"] = hashes[row["mask_file_name"]]
-    frame = pd.DataFrame(rows, columns=list(METADATA_COLUMNS))
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    writer.write(METADATA_FILE, buffer.getvalue())
-
-    split_counts: dict[str, int] = {split: 0 for split in SPLITS}
-    for split in SPLITS:
-        names = [row["composite_file_name"].split("/", 1)[1] for row in rows if row["split"] == split]
-        split_counts[split] = len(names)
-        writer.write(list_file_name(pipeline.name, split), "".join(f"{n}\n" for n in names).encode())
-
-    used = {row["image_id"] for row in rows}
-    foregrounds = {row["foreground_id"] for row in rows}
-    counts = {
-        "images": len(used),
-        "foregrounds": len(foregrounds),
-        "composites": len(rows),
-        "splits": split_counts,
-        "per_camera": dict(sorted(Counter(row["source_camera"] for row in rows).items())),
-    }
-    images = {record["id"]: {k: v for k, v in record.items() if k not in ("patches_linear",)} for record in prepared.values()}
-    write_card(writer, pipeline=pipeline, rows=rows, counts=counts, images=images, inputs=inputs_key,
-               versions=_versions(), seed=options.seed)
-
-    # The workers hashed the composites they encoded; hash each other file once.
-    for row in rows:
-        hashes[row["composite_file_name"]] = row["composite_sha256"]
-    content = hashlib.sha256()
-    for path in sorted(p for p in out.rglob("*") if p.is_file() and STATE_DIR not in p.parts and p.name != BUILD_FILE):
-        relative = path.relative_to(out).as_posix()
-        digest = hashes.get(relative) or _file_sha256(path)
-        content.update(str(path.relative_to(out)).encode() + b"\0" + digest.encode())
-    seconds = time.perf_counter() - started
-    build = {
-        "build_key": key,
-        "config": pipeline.to_dict(),
-        "seed": options.seed,
-        "inputs": inputs_key,
-        "counts": counts,
-        "skipped": skipped,
-        "images": images,
-        "versions": _versions(),
-        "content_sha256": content.hexdigest(),
-        # Wall-clock facts of this run: the only fields that differ between two
-        # builds of the same inputs (every other file is byte-identical).
-        "timings": {"total_s": round(seconds, 3), "resumed": resumed, "stages_s": {k: round(v, 3) for k, v in sorted(timings.items())},
-                     "workers": options.workers, "executor": options.executor,
-                     # MiB, the largest worker's peak resident memory (0: unknown, or all resumed)
-                     "peak_rss_mb_per_worker": peak_rss},
-    }
-    writer.write_json(BUILD_FILE, build)
-    return BuildSummary(out, len(used), len(foregrounds), len(rows), split_counts, skipped, resumed, seconds)
-
-
-def _summary_from_build_json(out: Path, started: float) -> BuildSummary:
-    build = json.loads((out / BUILD_FILE).read_text(encoding="utf-8"))
-    counts: dict[str, Any] = build["counts"]
-    return BuildSummary(out, counts["images"], counts["foregrounds"], counts["composites"], counts["splits"],
-                        build.get("skipped", []), True, time.perf_counter() - started, up_to_date=True)

@@ -2,11 +2,24 @@
 Dataset card
 ============
 
-Write the ``DATASET_CARD.md`` of a built dataset: Hugging Face YAML front matter
-(splits and their sizes), provenance and licences of the sources, counts per
-camera and split, the illuminant chromaticity plot, the pipeline and the tool
-versions. Everything in it is a deterministic function of the build's inputs, so
-two builds of the same inputs write the same bytes.
+Write the ``DATASET_CARD.md`` of a built dataset (and the same text as
+``README.md``, the name the Hugging Face Hub and ``datasets.load_dataset(DIR)``
+read): Hugging Face YAML front matter (splits and their sizes, and the
+``configs`` that make ``load_dataset(DIR)`` give ``{'train', 'test'}``),
+provenance and licences of the sources, counts per camera and split, the
+illuminant chromaticity plot, the pipeline, which fitted maps the composites
+used, and the tool versions. Everything in it is a deterministic function of
+the build's inputs, so two builds of the same inputs write the same bytes.
+
+The ``configs`` block (``datasets``' packaged ``imagefolder`` builder
+:cite:`Lhoest2021`): imagefolder takes its rows from metadata files, one table
+per split, so the builder writes the rows of each split to
+``metadatatrain.parquet`` / ``metadatatest.parquet`` and the config names them
+(``metadata_filenames``) beside the split's data files; the pattern
+``real_images/*.jpg`` in each split is only there so that the module picked is
+imagefolder (with Parquet files alone ``datasets`` picks its ``parquet``
+builder, and the image columns would be plain strings). ``drop_labels`` keeps
+imagefolder from adding a label column from folder names.
 
 -   :func:`write_card`: render and write the card and its plot.
 -   :func:`source_of`: the dataset a source image name comes from, with its terms.
@@ -21,12 +34,20 @@ from typing import Any
 import numpy as np
 
 from ccharmony.dataset.config import Pipeline
-from ccharmony.dataset.layout import CARD_FILE, SPLITS, list_file_name
+from ccharmony.dataset.layout import (
+    CARD_FILE,
+    PUBLISHED_IDS_FILE,
+    README_FILE,
+    REAL_DIR,
+    SPLIT_METADATA_FILES,
+    SPLITS,
+    list_file_name,
+)
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
 
-__all__ = ["write_card", "source_of", "PLOT_FILE", "RENDER_PIPELINE_TEXT"]
+__all__ = ["write_card", "source_of", "front_matter", "PLOT_FILE", "RENDER_PIPELINE_TEXT"]
 
 PLOT_FILE = "card/illuminants.png"
 
@@ -117,7 +138,8 @@ def write_card(
     inputs: dict[str, Any],
     versions: dict[str, str],
     seed: int,
-) -> None:
+    shortfalls: list[dict[str, Any]] | None = None,
+) -> list[str]:
     """
     Write ``DATASET_CARD.md`` and its plot through the builder's writer.
 
@@ -128,6 +150,15 @@ def write_card(
     pipeline, rows, counts, images, inputs, versions, seed
         The build's configuration, metadata rows, counts, per-image records,
         inputs, tool versions and seed.
+    shortfalls
+        Foregrounds given fewer than K composites, with the reason
+        (:func:`ccharmony.dataset.plan.shortfalls`); listed under
+        "Construction" when there are any.
+
+    Returns
+    -------
+    list of str
+        The files written, relative to the dataset folder.
     """
     writer.write(PLOT_FILE, _plot(rows, images))
 
@@ -144,22 +175,7 @@ def write_card(
     residuals = [r["loo_residual_de00"] for r in images.values() if r.get("loo_residual_de00") is not None]
     worst = sorted(images.values(), key=lambda r: -(r.get("loo_residual_de00") or 0.0))[:5]
 
-    front = "\n".join(
-        [
-            "---",
-            "license: other",
-            "task_categories:",
-            "- image-to-image",
-            "tags:",
-            "- image-harmonization",
-            "- color-constancy",
-            "- ccharmony",
-            "dataset_info:",
-            "  splits:",
-            *[f"  - name: {split}\n    num_examples: {counts['splits'][split]}" for split in SPLITS],
-            "---",
-        ]
-    )
+    front = front_matter(counts["splits"])
     inputs_text = (
         "the embedded default: physically based synthetic captures made by `ccharmony synth` "
         f"({inputs['embedded']['count']} scenes, seed {inputs['embedded']['seed']})"
@@ -209,12 +225,12 @@ Foreground ratio: median {np.median(ratios):.3f}, range {ratios.min():.3f}-{rati
 - Transfer: `{pipeline.method}` in the `{pipeline.domain}` domain, source -> ColorChecker 2005
   standard -> target, fitted on the 24 patch colours; {pipeline.k} composites per foreground;
   targets `{pipeline.policy}`{', same camera only' if pipeline.same_camera else ''}; seed {seed}.
-- Leave-one-out fit residual (mean dE00 over the 24 patches, each predicted from the other 23):
+{_maps_text(pipeline.maps, rows, images)}- Leave-one-out fit residual (mean dE00 over the 24 patches, each predicted from the other 23):
   median {np.median(residuals) if residuals else float('nan'):.2f}; worst images:
   {', '.join(f"{r['id']} ({r['loo_residual_de00']:.2f})" for r in worst)}.
 - Rendering: {RENDER_PIPELINE_TEXT}
   Per image, the exposure scalar brings the chart's white patch to 0.9 (linear).
-- The chart is removed from every real image by a crop recorded per image in `build.json`.
+{_shortfall_text(shortfalls or [], pipeline.k)}- The chart is removed from every real image by a crop recorded per image in `build.json`.
 - Composites: `composite = mask * T(real) + (1 - mask) * real`; pixels outside the mask equal
   the real image before encoding ({pipeline.image_format.upper()}, quality {pipeline.jpeg_quality},
   {'4:4:4' if pipeline.jpeg_chroma_444 else '4:2:0'} chroma).
@@ -232,9 +248,100 @@ Foreground ratio: median {np.median(ratios):.3f}, range {ratios.min():.3f}-{rati
 ## Loading
 
 - iSSAM-family code (iHarmony4 layout): point the dataset path at this folder.
-- Hugging Face: `datasets.load_dataset("imagefolder", data_dir=<this folder>)` gives the
-  `composite`, `real` and `mask` image columns and the metadata (filter on `split`).
+- Hugging Face: `datasets.load_dataset(<this folder>)` gives `{{'train', 'test'}}` with the
+  `composite`, `real` and `mask` image columns and the metadata (the `configs` of this card, which
+  is also `{README_FILE}`); `datasets.load_dataset("imagefolder", data_dir=<this folder>)` ignores
+  them and gives one `train` split of every composite (filter on `split`).
+- The published ccHarmony lists: `{PUBLISHED_IDS_FILE}` gives each foreground's published name
+  (`published_foreground`, as in `train_list.txt`) beside its id here (`foreground_id`): ids
+  hold no `_` (`Canon1DsMkIII_0010_a` is `Canon1DsMkIII-0010_a`).
+- Other layouts (DoveNet, IIH/HT, a Hub-ready Parquet set, WebDataset shards):
+  `ccharmony export <this folder> --format dovenet|iih|hf|webdataset --out OUT`.
 - `ccharmony verify <this folder>` checks it.
 """
-    writer.write(CARD_FILE, (front + "\n" + body).encode())
+    text = (front + "\n" + body).encode()
+    writer.write(CARD_FILE, text)
+    writer.write(README_FILE, text)
+    return [PLOT_FILE, CARD_FILE, README_FILE]
 
+
+def front_matter(splits: dict[str, int]) -> str:
+    """
+    Return the card's YAML front matter: tags, split sizes and the Hugging Face ``configs``.
+
+    Parameters
+    ----------
+    splits
+        Composites per split.
+
+    Examples
+    --------
+    >>> import yaml
+    >>> text = front_matter({"train": 3, "test": 2})
+    >>> data = yaml.safe_load(text.strip("-"))
+    >>> data["dataset_info"]["splits"][1], data["configs"][0]["data_files"][1]
+    ({'name': 'test', 'num_examples': 2}, {'split': 'test', 'path': ['metadatatest.parquet', 'real_images/*.jpg']})
+    """
+    lines = [
+        "---",
+        "license: other",
+        "task_categories:",
+        "- image-to-image",
+        "tags:",
+        "- image-harmonization",
+        "- color-constancy",
+        "- ccharmony",
+        "dataset_info:",
+        "  splits:",
+        *[f"  - name: {split}\n    num_examples: {splits[split]}" for split in SPLITS],
+        "configs:",
+        "- config_name: default",
+        "  drop_labels: true",
+        "  metadata_filenames:",
+        *[f"  - {SPLIT_METADATA_FILES[split]}" for split in SPLITS],
+        "  data_files:",
+    ]
+    for split in SPLITS:
+        lines += [f"  - split: {split}", "    path:", f"    - {SPLIT_METADATA_FILES[split]}",
+                  f"    - {REAL_DIR}/*.jpg"]
+    return "\n".join([*lines, "---"])
+
+
+def _shortfall_text(shortfalls: list[dict[str, Any]], k: int) -> str:
+    """The card's line on foregrounds with fewer than K composites (nothing when there are none)."""
+    if not shortfalls:
+        return ""
+    missing = sum(item["wanted"] - item["got"] for item in shortfalls)
+    listed = "; ".join(f"`{item['foreground']}` {item['got']} ({item['reason']})" for item in shortfalls[:20])
+    more = f"; and {len(shortfalls) - 20} more (all in `build.json`)" if len(shortfalls) > 20 else ""
+    return (f"- Fewer than {k} composites for {len(shortfalls)} foreground(s), {missing} composite(s) short in "
+            f"all: {listed}{more}.\n")
+
+
+def _maps_text(maps: str, rows: list[dict[str, Any]], images: dict[str, dict[str, Any]]) -> str:
+    """The card's line on where the fitted maps came from (published or refit), per composite."""
+    from ccharmony.transfer.published import REFIT_MISMATCHES
+
+    pairs = Counter((row.get("forward_map", "refit"), row.get("reverse_map", "refit")) for row in rows)
+    both = pairs.get(("published", "published"), 0)
+    mixed = sum(n for (forward, reverse), n in pairs.items() if (forward, reverse) not in
+                (("published", "published"), ("refit", "refit")))
+    refit = pairs.get(("refit", "refit"), 0)
+    published_images = sorted({row["source_image"] for row in rows if row.get("forward_map") == "published"}
+                              | {row["target_image"] for row in rows if row.get("reverse_map") == "published"})
+    if maps == "refit":
+        line = (f"- Maps: `maps: refit`, every map fitted on the patch colours ({refit} composites); the "
+                "published fitted maps were not used.")
+        present = sorted(REFIT_MISMATCHES & {record["image"] for record in images.values()})
+        if present:
+            line += (f" A refit cannot reproduce the published composites of {', '.join(present)} (their "
+                     "published maps were fitted on other measurements).")
+        return line + "\n"
+    if not published_images:
+        return (f"- Maps: `maps: published`, but no image here has published fitted maps "
+                f"(`polynomial_matching_coefficients/` in the annotation set): all {refit} composites use maps "
+                "fitted on the patch colours.\n")
+    return (f"- Maps: `maps: published`, the annotation set's published fitted maps where an image has them "
+            f"({len(published_images)} images): {both} composites published -> published, {mixed} with one "
+            f"published and one fitted map, {refit} with both maps fitted on the patch colours "
+            "(per composite: `forward_map`, `reverse_map` in `metadata.parquet`).\n")

@@ -29,7 +29,8 @@ import numpy as np
 
 from ccharmony.dataset.config import Pipeline
 from ccharmony.dataset.layout import composite_name, image_id, mask_name, real_name
-from ccharmony.errors import AnnotationError, CCHarmonyError
+from ccharmony.dataset.writer import Stored
+from ccharmony.errors import AnnotationError, CCHarmonyError, DatasetError
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
@@ -40,8 +41,15 @@ __all__ = [
     "CompositeTask",
     "prepare_image",
     "make_composites",
+    "fit_chain",
+    "chain_with_maps",
+    "MAP_PUBLISHED",
+    "MAP_REFIT",
     "Skip",
     "stage_file",
+    "cache_file",
+    "cache_files_of_image",
+    "cache_files_of_task",
     "peak_rss_mb",
     "PEAK_RSS",
 ]
@@ -103,9 +111,10 @@ class PreparedImage:
     """
     Stage A's result for one image: JSON-safe facts plus the files to write.
 
-    ``files`` maps a path relative to the dataset folder to its encoded bytes, or
-    to the staged file holding them (:func:`stage_file`); the builder writes
-    them. Pixels stage B needs are cached as ``.npy`` files in the task's cache
+    ``files`` maps a path relative to the dataset folder to its encoded bytes,
+    to the staged file holding them (:func:`stage_file`), or to the record of
+    a file a task put on the dataset's store itself
+    (:mod:`ccharmony.dataset.remote`); the builder writes them. Pixels stage B needs are cached as ``.npy`` files in the task's cache
     folder, or handed back in ``cache`` (:attr:`ImageTask.cache_in_memory`).
     """
 
@@ -124,7 +133,7 @@ class PreparedImage:
     chart_method: str
     loo_residual_de00: float | None
     timings: dict[str, float] = field(default_factory=dict)
-    files: dict[str, bytes | Path] = field(default_factory=dict, repr=False)
+    files: dict[str, bytes | Path | Stored] = field(default_factory=dict, repr=False)
     cache: dict[Path, np.ndarray] = field(default_factory=dict, repr=False)
     """Cache file -> array, with :attr:`ImageTask.cache_in_memory` (otherwise saved already)."""
 
@@ -136,13 +145,21 @@ class PreparedImage:
 
 @dataclass(frozen=True)
 class CompositeTask:
-    """Everything stage B needs for one source image's foregrounds (picklable)."""
+    """
+    Everything stage B needs for one source image's foregrounds (picklable).
+
+    ``published`` maps an image name (the source's and its targets') to its
+    published ``(3, 11)`` poly11 maps, ``{"forward": M, "reverse": M}``, for
+    the images that have them and a pipeline with ``maps: published``
+    (:func:`fit_chain`).
+    """
 
     source: dict[str, Any]
     targets: dict[str, tuple[dict[str, Any], ...]]
     splits: dict[str, str]
     cache_dir: Path
     stage_dir: Path | None = None
+    published: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 PEAK_RSS = "peak_rss_mb"
@@ -193,55 +210,83 @@ def stage_file(data: bytes, relative: str, stage_dir: Path | None) -> bytes | Pa
     """
     if stage_dir is None:
         return data
+    from ccharmony.dataset.writer import write_new_file
     from ccharmony.io.atomic import temporary_sibling
 
     path = temporary_sibling(stage_dir / Path(relative).name)
-    with open(path, "xb") as handle:
-        handle.write(data)
+    write_new_file(path, data)  # a full disk: one line naming the file
     return path
 
 
-def _read_mask(path: Path) -> np.ndarray:
+def _read_mask(path: Path, frame_size: tuple[int, int], max_pixels: int) -> np.ndarray:
+    """Decode a mask: a regular PNG file no larger than the photo (:func:`ccharmony.dataset.checks.read_mask_bytes`)."""
+    from ccharmony.dataset.checks import read_mask_bytes
     from ccharmony.io.encode import decode_mask
 
+    data = read_mask_bytes(path, frame_size=frame_size)
     try:
-        return decode_mask(path)
+        return decode_mask(data, name=str(path), max_pixels=max_pixels)
     except CCHarmonyError as error:
-        raise AnnotationError(f"{path}: unreadable mask ({error})") from None
+        raise AnnotationError(str(error)) from None  # it names the file
+
+
+def _chart_file(task: ImageTask) -> Path:
+    """The file the chart's corners come from (annotation), else the photo (detection)."""
+    return task.checker or task.macbeth or task.photo
 
 
 def _locate_chart(task: ImageTask, linear: Any, pipeline: Pipeline):  # noqa: ANN202
     """Return a :class:`~ccharmony.checker.Checker` or ``None`` (annotations first)."""
     from ccharmony import checker as checker_module
+    from ccharmony.io.files import check_regular
 
     height, width = linear.shape
-    if task.checker is not None:
-        return checker_module.read_corners_json(task.checker, image_size=(height, width))
-    if task.macbeth is not None:
-        return checker_module.read_macbeth_txt(task.macbeth, image_size=(height, width))
+    try:
+        if task.checker is not None:
+            check_regular(task.checker, what="a chart corners file", error=AnnotationError)
+            return checker_module.read_corners_json(task.checker, image_size=(height, width))
+        if task.macbeth is not None:
+            check_regular(task.macbeth, what="a chart coordinates file", error=AnnotationError)
+            return checker_module.read_macbeth_txt(task.macbeth, image_size=(height, width))
+    except RecursionError:
+        raise AnnotationError(f"{_chart_file(task)}: not a chart corners file (nested too deeply to read)") from None
     return checker_module.detect(linear, max_side=pipeline.detection_max_side)
 
 
 def _crop_box(task: ImageTask, frame_size: tuple[int, int], mask_size: tuple[int, int] | None, chart, pipeline: Pipeline):  # noqa: ANN001, ANN202
     """Decide the crop that removes the chart (annotation, inferred or computed)."""
     from ccharmony.crop import CropBox, crop_excluding_chart, infer_crop
+    from ccharmony.io.files import read_regular_text
 
     if task.crop is not None:
+        text = read_regular_text(task.crop, what="a crop file", error=AnnotationError)
         try:
-            data = json.loads(task.crop.read_text(encoding="utf-8"))
-            return CropBox.from_dict(data), "annotation"
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise AnnotationError(f"{task.crop}: not a crop box {{x, y, width, height}} ({error})") from None
+            data = json.loads(text)
+        except ValueError as error:
+            raise AnnotationError(f"{task.crop}: not a crop box {{x, y, width, height}} (not JSON: {error})") from None
+        except RecursionError:
+            raise AnnotationError(f"{task.crop}: not a crop box {{x, y, width, height}} (nested too deeply)") from None
+        if not isinstance(data, dict):
+            raise AnnotationError(f"{task.crop}: not a crop box {{x, y, width, height}}, got {type(data).__name__}")
+        return CropBox.from_dict(data, name=str(task.crop)), "annotation"
+    first_mask = task.masks[0][1] if task.masks else task.photo
     if chart is None:
         if mask_size is not None and tuple(mask_size) != tuple(frame_size):
             raise AnnotationError(
-                f"{task.photo}: masks are {mask_size[1]}x{mask_size[0]} but the photo is "
+                f"{first_mask}: mask is {mask_size[1]}x{mask_size[0]} but the photo {task.photo.name} is "
                 f"{frame_size[1]}x{frame_size[0]} and no chart was found to infer the crop"
             )
         return CropBox(0, 0, frame_size[1], frame_size[0]), "full-frame"
     if mask_size is not None and tuple(mask_size) != tuple(frame_size):
-        return infer_crop(frame_size, mask_size, chart.corners), "inferred"
+        return infer_crop(frame_size, mask_size, chart.corners, mask_name=str(first_mask)), "inferred"
     return crop_excluding_chart(frame_size, chart.corners, margin=pipeline.crop_margin), "computed"
+
+
+def _finite(values: Any) -> bool:
+    try:
+        return bool(np.all(np.isfinite(np.asarray(values, dtype=np.float64))))
+    except (TypeError, ValueError):
+        return False
 
 
 def prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage | Skip:
@@ -265,12 +310,25 @@ def prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage | Skip:
         return _prepare_image(task, pipeline)
     except CCHarmonyError as error:
         return Skip(task.image, str(error))
+    except RecursionError:  # a hostile annotation a reader did not guard against
+        return Skip(task.image, f"{task.image}: an annotation file is nested too deeply to read")
+    except MemoryError:
+        return Skip(task.image, f"{task.photo}: out of memory while preparing this image (is it unusually large?)")
 
 
 def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
     from ccharmony import checker as checker_module
+    from ccharmony.checker.geometry import check_quadrilateral
+    from ccharmony.dataset.checks import (
+        check_illuminant,
+        check_mask_fits,
+        check_min_size,
+        check_patch_contrast,
+    )
     from ccharmony.illuminant import illuminant_from_patches
     from ccharmony.io import read_image
+    from ccharmony.io.files import check_regular
+    from ccharmony.io.limits import DEFAULT_MAX_PIXELS
     from ccharmony.io.encode import encode_image, encode_mask
     from ccharmony.io.patch_colors import read_patch_colors_csv
     from ccharmony.render import render_srgb, render_srgb_float
@@ -281,11 +339,13 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
     linear = read_image(task.photo, task.ingest)
     start = _elapsed(timings, "decode", start)
 
-    masks = {letter: _read_mask(path) for letter, path in task.masks}
+    max_pixels = getattr(task.ingest, "max_pixels", None) or DEFAULT_MAX_PIXELS
+    masks = {letter: _read_mask(path, linear.shape, max_pixels) for letter, path in task.masks}
     start = _elapsed(timings, "masks", start)
     mask_sizes = {mask.shape for mask in masks.values()}
     if len(mask_sizes) > 1:
-        raise AnnotationError(f"{task.image}: its masks have different sizes {sorted(mask_sizes)}")
+        sizes = ", ".join(f"{path.name} {masks[letter].shape[1]}x{masks[letter].shape[0]}" for letter, path in task.masks)
+        raise AnnotationError(f"{task.image}: its masks have different sizes ({sizes}); all must be the real image's size")
     mask_size = next(iter(mask_sizes)) if mask_sizes else None
 
     need_linear_patches = pipeline.domain == "linear" or task.patch_colors is None
@@ -300,22 +360,38 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
         )
 
     patches = None
+    illuminant: Any = None
     if chart is not None:
+        try:  # the readers check annotated corners; a detected chart is checked the same way
+            check_quadrilateral(chart.corners)
+        except ValueError as error:
+            raise AnnotationError(f"{_chart_file(task)}: {error}") from None
         patches = checker_module.sample(linear, chart)
+        # A chart whose neutral patches are all clipped (or black) has no illuminant:
+        # the image is left out, so that no NaN reaches the dataset.
+        illuminant = check_illuminant(_chart_file(task), illuminant_from_patches(patches),
+                                      source="the chart's neutral patches")
+        check_patch_contrast(_chart_file(task), patches.RGB, what="patches sampled inside the chart corners")
     start = _elapsed(timings, "sample", start)
 
     # Crop the chart away, then render only what is kept.
     box, crop_source = _crop_box(task, linear.shape, mask_size, chart, pipeline)
     frame_h, frame_w = linear.shape
     if box.x < 0 or box.y < 0 or box.x + box.width > frame_w or box.y + box.height > frame_h:
-        raise AnnotationError(f"{task.image}: crop {box.to_dict()} lies outside the {frame_w}x{frame_h} photo")
+        where = task.crop if crop_source == "annotation" else task.image
+        raise AnnotationError(f"{where}: crop {box.to_dict()} lies outside the {frame_w}x{frame_h} photo")
+    check_min_size(task.crop if crop_source == "annotation" else task.masks[0][1] if crop_source == "inferred"
+                   else task.photo, (box.height, box.width))
     cropped = linear.RGB[box.y : box.y + box.height, box.x : box.x + box.width]
     if mask_size is None or tuple(mask_size) == (frame_h, frame_w):
         masks = {k: m[box.y : box.y + box.height, box.x : box.x + box.width] for k, m in masks.items()}
     elif tuple(mask_size) != cropped.shape[:2]:
-        # Published masks come from resized images: bring them to the crop's pixel grid.
+        # Published masks come from resized images: bring them to the crop's pixel grid,
+        # provided they are a resize of it (not a 1000x10 strip stretched onto it).
         import cv2
 
+        for letter, path in task.masks:
+            check_mask_fits(path, masks[letter].shape, (box.height, box.width))
         masks = {
             k: cv2.resize(m.astype(np.uint8), (box.width, box.height), interpolation=cv2.INTER_NEAREST) > 0
             for k, m in masks.items()
@@ -340,15 +416,17 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
     start = _elapsed(timings, "render", start)
 
     if task.patch_colors is not None and pipeline.domain == "srgb8":
+        check_regular(task.patch_colors, what="a patch colour file", error=AnnotationError)
         patches_srgb8 = read_patch_colors_csv(task.patch_colors).astype(np.float64)
+        check_patch_contrast(task.patch_colors, patches_srgb8)
     elif patches is not None:
         patches_srgb8 = render_srgb_float(patches.RGB, camera_matrix=parameters).astype(np.float64)
     else:  # pragma: no cover - guarded above
         raise AnnotationError(f"{task.image}: no patch colours")
 
     if patches is not None:
-        illuminant = illuminant_from_patches(patches)
-        illuminant_srgb = illuminant_in_srgb(illuminant, parameters)
+        illuminant_srgb = check_illuminant(_chart_file(task), illuminant_in_srgb(illuminant, parameters),
+                                           source="the chart's neutral patches")
         clipped = int(np.sum(patches.clipped))
     else:
         # Published patch colours only: the neutral row's linearised sRGB direction
@@ -356,12 +434,23 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
         import colour
 
         neutral = colour.cctf_decoding(patches_srgb8[18:22] / 255.0, function="sRGB").mean(axis=0)
+        neutral = check_illuminant(task.patch_colors, neutral, source="its neutral patch colours (rows 1-4)")
         illuminant = neutral / np.linalg.norm(neutral)
         illuminant_srgb = illuminant
         clipped = int(np.sum(patches_srgb8 >= 254.5) > 0)
 
+    import warnings
+
     residual = loo_residual(pipeline.method, *_loo_pair(pipeline, patches_srgb8, patches))
-    loo = float(np.nanmean(residual))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no residual, recorded as None
+        loo_mean = float(np.nanmean(residual))
+    loo = loo_mean if np.isfinite(loo_mean) else None
+    for field_name, values in (("illuminant", illuminant), ("illuminant in sRGB", illuminant_srgb),
+                               ("patch colours", patches_srgb8), ("foreground ratios", list(ratios.values())),
+                               ("linear patches", [] if patches is None else patches.RGB)):
+        if not _finite(values):
+            raise AnnotationError(f"{task.photo}: its {field_name} are not finite numbers; the image is left out")
 
     ident = image_id(task.image)
     start = _elapsed(timings, "illuminant", start)
@@ -372,7 +461,8 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
     for letter, mask in masks.items():
         encoded[f"masks/{mask_name(ident, letter)}"] = encode_mask(mask)
     start = _elapsed(timings, "encode", start)
-    files = {relative: stage_file(data, relative, task.stage_dir) for relative, data in encoded.items()}
+    files: dict[str, bytes | Path | Stored] = {
+        relative: stage_file(data, relative, task.stage_dir) for relative, data in encoded.items()}
     del encoded
     start = _elapsed(timings, "write", start)
 
@@ -390,10 +480,10 @@ def _prepare_image(task: ImageTask, pipeline: Pipeline) -> PreparedImage:
         )
     if not task.cache_in_memory:
         task.cache_dir.mkdir(parents=True, exist_ok=True)
-        from ccharmony.io.atomic import atomic_save_npy
+        from ccharmony.dataset.writer import write_file_atomic
 
         for path, array in cache.items():
-            atomic_save_npy(path, array)
+            write_file_atomic(path, array)
         cache = {}
     _elapsed(timings, "cache", start)
 
@@ -514,6 +604,15 @@ def cache_files_of_image(cache_dir: Path, ident: str) -> list[Path]:
     return [cache_dir / f"{ident}.{kind}.npy" for kind in ("real-bgr", "union", "linear")]
 
 
+def cache_files_of_task(task: CompositeTask, pipeline: Pipeline) -> list[Path]:
+    """Return every stage-A cache file :func:`make_composites` reads for ``task``."""
+    ident = task.source["id"]
+    kinds = ("real-bgr", "union", "linear") if pipeline.domain == "linear" else ("real-bgr",)
+    return [task.cache_dir / f"{ident}.{kind}.npy" for kind in kinds] + [
+        cache_file(task.cache_dir, ident, letter) for letter in sorted(task.targets)
+    ]
+
+
 def _map_colours(colours: np.ndarray, chain: Any, first_steps: dict[tuple[str, bytes], np.ndarray]) -> np.ndarray:
     """Map ``(u, 3)`` uint8 sRGB colours with one ``srgb8`` chain (see :func:`_map_colours_many`)."""
     return _map_colours_many(colours, [chain], first_steps)[0]
@@ -611,7 +710,7 @@ def _distinct_colours(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_chain(source: dict[str, Any], target: dict[str, Any], pipeline: Pipeline):  # noqa: ANN201
     """
-    Return the transfer of two prepared images' patch colours.
+    Return the transfer of two prepared images' patch colours, every map fitted.
 
     ``srgb8`` (poly11, as published): source -> ColorChecker 2005 standard ->
     target. ``linear``: a direct source -> target fit in linear camera RGB (no
@@ -622,6 +721,55 @@ def fit_chain(source: dict[str, Any], target: dict[str, Any], pipeline: Pipeline
 
     key = "patches_srgb8" if pipeline.domain == "srgb8" else "patches_linear"
     return fit_transitive(pipeline.method, np.asarray(source[key]), np.asarray(target[key]))
+
+
+MAP_PUBLISHED = "published"
+MAP_REFIT = "refit"
+
+
+def chain_with_maps(
+    source: dict[str, Any], target: dict[str, Any], pipeline: Pipeline,
+    published: dict[str, dict[str, np.ndarray]],
+) -> tuple[Any, str, str]:
+    """
+    Return a composite's transfer and where its two maps came from.
+
+    With ``maps: published`` (:attr:`Pipeline.maps`), the source -> standard
+    step is the source image's published forward map when it has one, and
+    the standard -> target step the target image's published reverse map
+    when it has one (:func:`ccharmony.transfer.published.published_transfer`
+    when both do); a step without a published map is fitted by least squares
+    on the patch colours and the ColorChecker 2005 standard, exactly as
+    :func:`fit_chain`. With ``maps: refit`` this is :func:`fit_chain`.
+
+    Returns
+    -------
+    transfer, forward, reverse
+        The transfer, and ``"published"`` or ``"refit"`` for each step.
+
+    References
+    ----------
+    :cite:`Niu2023`
+    """
+    if pipeline.maps != MAP_PUBLISHED or not (
+        source["image"] in published or target["image"] in published
+    ):
+        return fit_chain(source, target, pipeline), MAP_REFIT, MAP_REFIT
+    from ccharmony.io.patch_colors import read_standard_srgb
+    from ccharmony.transfer import Transfer, fit
+
+    standard = read_standard_srgb(dtype=np.float64)
+    own = published.get(source["image"])
+    theirs = published.get(target["image"])
+    if own is not None:
+        forward, forward_kind = Transfer("poly11", own["forward"], "srgb8"), MAP_PUBLISHED
+    else:
+        forward, forward_kind = fit(pipeline.method, np.asarray(source["patches_srgb8"]), standard), MAP_REFIT
+    if theirs is not None:
+        reverse, reverse_kind = Transfer("poly11", theirs["reverse"], "srgb8"), MAP_PUBLISHED
+    else:
+        reverse, reverse_kind = fit(pipeline.method, standard, np.asarray(target["patches_srgb8"])), MAP_REFIT
+    return forward.then(reverse), forward_kind, reverse_kind
 
 
 def make_composites(
@@ -680,11 +828,20 @@ def make_composites(
             pixels = linear[np.searchsorted(union, inside)]
         start = _elapsed(timings, "load", start)
         targets = task.targets[letter]
-        chains = [fit_chain(source, target, pipeline) for target in targets]
+        fitted = [chain_with_maps(source, target, pipeline, task.published) for target in targets]
+        chains = [chain for chain, _, _ in fitted]
         records = [
             transfer_record(chain, domain=pipeline.domain, source_render=source["render"], target_render=target["render"])
             for chain, target in zip(chains, targets)
         ]
+        for record, target in zip(records, targets):
+            try:
+                json.dumps(record, allow_nan=False)
+            except ValueError:
+                raise DatasetError(
+                    f"{source['image']} -> {target['image']}: the {pipeline.method} transfer has non-finite "
+                    "parameters (degenerate patch colours); check both images' charts"
+                ) from None
         start = _elapsed(timings, "fit", start)
         tables = _map_colours_many(colours, chains, first_steps) if linear is None else []
         start = _elapsed(timings, "transfer", start)
@@ -733,6 +890,8 @@ def make_composites(
                         angular_error(np.asarray(source["illuminant_srgb"]), np.asarray(target["illuminant_srgb"]))
                     ),
                     "method": pipeline.method,
+                    "forward_map": fitted[k - 1][1],
+                    "reverse_map": fitted[k - 1][2],
                     "foreground_ratio": float(source["foregrounds"][letter]),
                     "width": int(width),
                     "height": int(height),

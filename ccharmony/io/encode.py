@@ -32,7 +32,8 @@ import numpy as np
 
 from ccharmony._types import NDArrayUInt8, PathType
 from ccharmony.errors import UnreadableImageError, UnsupportedFormatError
-from ccharmony.io.sniff import describe_container, sniff_container
+from ccharmony.io.limits import DEFAULT_MAX_PIXELS, check_image_size, opencv_failure
+from ccharmony.io.sniff import describe_container, extension_class, sniff_container
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
@@ -44,12 +45,15 @@ _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 def read_file_bytes(path: PathType) -> bytes:
     """
-    Read a whole file, turning every failure into one clear error.
+    Read a whole image file, turning every failure into one clear error.
+
+    Only a regular file is read: a FIFO, a device or a socket is refused
+    without blocking on it (:func:`ccharmony.io.files.open_regular`).
 
     Raises
     ------
     UnreadableImageError
-        If the file is missing, a folder, unreadable or empty.
+        If the file is missing, a folder, not a regular file, unreadable or empty.
 
     Examples
     --------
@@ -58,15 +62,10 @@ def read_file_bytes(path: PathType) -> bytes:
     ...
     ccharmony.errors.UnreadableImageError: /nonexistent/x.png: no such file
     """
+    from ccharmony.io.files import read_regular_bytes
+
     target = Path(path)
-    try:
-        data = target.read_bytes()
-    except FileNotFoundError:
-        raise UnreadableImageError(f"{target}: no such file") from None
-    except IsADirectoryError:
-        raise UnreadableImageError(f"{target}: is a folder, not an image file") from None
-    except OSError as error:
-        raise UnreadableImageError(f"{target}: cannot read it ({error.strerror or error})") from None
+    data = read_regular_bytes(target, what="an image file")
     if not data:
         raise UnreadableImageError(f"{target}: file is empty (0 bytes)")
     return data
@@ -143,7 +142,9 @@ def _decode_tiff(data: bytes, name: str) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def decode_pixels(data: bytes, *, name: str, container: str | None = None) -> np.ndarray:
+def decode_pixels(
+    data: bytes, *, name: str, container: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
     """
     Decode a JPEG, PNG or TIFF file held in memory, keeping its sample type.
 
@@ -155,6 +156,9 @@ def decode_pixels(data: bytes, *, name: str, container: str | None = None) -> np
         File name for messages.
     container
         ``"jpeg"``, ``"png"`` or ``"tiff"``; sniffed from ``data`` when omitted.
+    max_pixels
+        Largest image decoded: the header is read first and a larger image is
+        refused before any pixel is decoded (:mod:`ccharmony.io.limits`).
 
     Returns
     -------
@@ -164,6 +168,8 @@ def decode_pixels(data: bytes, *, name: str, container: str | None = None) -> np
 
     Raises
     ------
+    ImageTooLargeError
+        A header above ``max_pixels``.
     UnreadableImageError
         Empty, truncated or undecodable data.
     UnsupportedFormatError
@@ -172,19 +178,23 @@ def decode_pixels(data: bytes, *, name: str, container: str | None = None) -> np
     if not data:
         raise UnreadableImageError(f"{name}: file is empty (0 bytes)")
     kind = container or sniff_container(data[:64])
-    if kind == "tiff":
-        return _decode_tiff(data, name)
-    if kind not in ("jpeg", "png"):
+    if kind not in ("jpeg", "png", "tiff"):
         raise UnsupportedFormatError(
             f"{name}: file content is {describe_container(kind)}; expected a JPEG, PNG or TIFF image"
         )
+    check_image_size(data, name=name, max_pixels=max_pixels)
+    if kind == "tiff":
+        return _decode_tiff(data, name)
     return _to_rgb_order(_imdecode_complete(data, kind, name))
 
 
 def _imdecode_complete(data: bytes, kind: str, name: str) -> np.ndarray:
     """Decode a complete JPEG / PNG with OpenCV, in its own channel order (BGR / BGRA / grey)."""
     check_complete(data, kind, name=name)
-    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as error:  # OpenCV's own limits (CV_IO_MAX_IMAGE_PIXELS) and decoder failures
+        raise UnreadableImageError(f"{name}: {opencv_failure(error)}") from None
     if array is None or array.size == 0:
         raise UnreadableImageError(f"{name}: cannot decode the {describe_container(kind)} data (corrupt file)")
     return array
@@ -207,7 +217,9 @@ def _to_uint8(array: np.ndarray, name: str) -> NDArrayUInt8:
     raise UnsupportedFormatError(f"{name}: {array.dtype} samples cannot be read as an 8-bit image")
 
 
-def decode_image(source: PathType | bytes, *, name: str | None = None) -> NDArrayUInt8:
+def decode_image(
+    source: PathType | bytes, *, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> NDArrayUInt8:
     """
     Decode an 8-bit image (mask, real image, composite) in RGB order.
 
@@ -217,6 +229,8 @@ def decode_image(source: PathType | bytes, *, name: str | None = None) -> NDArra
         A file path, or the file's bytes.
     name
         Name used in messages when ``source`` is bytes (default ``"<bytes>"``).
+    max_pixels
+        Largest image decoded (see :func:`decode_pixels`).
 
     Returns
     -------
@@ -238,7 +252,7 @@ def decode_image(source: PathType | bytes, *, name: str | None = None) -> NDArra
     [200, 0, 0]
     """
     data, label = _read_source(source, name)
-    return _to_uint8(decode_pixels(data, name=label), label)
+    return _to_uint8(decode_pixels(data, name=label, max_pixels=max_pixels), label)
 
 
 def encode_mask(mask: np.ndarray) -> bytes:
@@ -284,7 +298,9 @@ def encode_mask(mask: np.ndarray) -> bytes:
     return buffer.tobytes()
 
 
-def decode_mask(source: PathType | bytes, *, name: str | None = None) -> np.ndarray:
+def decode_mask(
+    source: PathType | bytes, *, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
     """
     Decode a foreground mask: ``True`` where its first (red, or grey) channel is above 127.
 
@@ -299,6 +315,8 @@ def decode_mask(source: PathType | bytes, *, name: str | None = None) -> np.ndar
         A JPEG, PNG or TIFF file path, or the file's bytes.
     name
         Name used in messages when ``source`` is bytes (default ``"<bytes>"``).
+    max_pixels
+        Largest mask decoded (see :func:`decode_pixels`).
 
     Returns
     -------
@@ -307,7 +325,10 @@ def decode_mask(source: PathType | bytes, *, name: str | None = None) -> np.ndar
 
     Raises
     ------
-    UnreadableImageError, UnsupportedFormatError
+    UnreadableImageError
+        As :func:`decode_image`, and for a file whose content is another
+        format than its extension names (a JPEG named ``.png``).
+    UnsupportedFormatError
         As :func:`decode_image`.
 
     Examples
@@ -318,10 +339,19 @@ def decode_mask(source: PathType | bytes, *, name: str | None = None) -> np.ndar
     """
     data, label = _read_source(source, name)
     kind = sniff_container(data[:64]) if data else None
+    if not isinstance(source, (bytes, bytearray, memoryview)):
+        claimed = extension_class(source)
+        if claimed in ("jpeg", "png", "tiff") and kind in ("jpeg", "png", "tiff") and kind != claimed:
+            # A JPEG named .png is lossy where a mask must be exact: its name promises what it is not.
+            raise UnreadableImageError(
+                f"{label}: file content is {describe_container(kind)} but the extension says "
+                f"{describe_container(claimed)}; a mask must be the format its name says (a lossless PNG)"
+            )
     if kind not in ("jpeg", "png"):
-        array = decode_pixels(data, name=label, container=kind)  # TIFF, or the error for the rest
+        array = decode_pixels(data, name=label, container=kind, max_pixels=max_pixels)  # TIFF, or the error
         first = array[..., 0] if array.ndim == 3 else array
     else:
+        check_image_size(data, name=label, max_pixels=max_pixels)
         decoded = _imdecode_complete(data, kind, label)
         # OpenCV keeps BGR(A) order: red is channel 2.
         first = decoded[..., 2] if decoded.ndim == 3 and decoded.shape[2] >= 3 else decoded.reshape(decoded.shape[:2])

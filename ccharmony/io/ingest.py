@@ -31,6 +31,7 @@ unless the kind is given explicitly. EXIF orientation is honoured for every kind
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -40,6 +41,7 @@ import numpy as np
 from ccharmony._types import PathType
 from ccharmony.errors import ConfigError, UnreadableImageError, UnsupportedFormatError
 from ccharmony.io.image import LinearImage
+from ccharmony.io.limits import DEFAULT_MAX_PIXELS, validate_max_pixels
 from ccharmony.io.mosaic import CFA_PATTERNS
 from ccharmony.io.sniff import SNIFF_BYTES, describe_container, extension_class, sniff_container
 
@@ -76,12 +78,16 @@ class IngestOptions:
     kind
         ``auto`` (decide from the content) or one of ``camera-raw``, ``linear``,
         ``bayer``, ``rendered``.
+    max_pixels
+        Largest image read (width x height, pixels), checked on the file's
+        header before decoding (:data:`ccharmony.io.limits.DEFAULT_MAX_PIXELS`,
+        200 megapixels, by default).
 
     Raises
     ------
     ConfigError
-        For an unknown ``cfa`` or ``kind``, a negative or non-finite level, or
-        ``white_level <= black_level``.
+        For an unknown ``cfa`` or ``kind``, a negative or non-finite level,
+        ``white_level <= black_level``, or ``max_pixels`` < 1.
 
     Examples
     --------
@@ -99,6 +105,7 @@ class IngestOptions:
     camera: str | None = None
     half_size: bool = False
     kind: IngestKind = "auto"
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
     def __post_init__(self) -> None:
         if self.cfa is not None:
@@ -127,23 +134,18 @@ class IngestOptions:
         if self.kind not in INGEST_KINDS:
             raise ConfigError(f"kind must be one of {', '.join(INGEST_KINDS)}, got {self.kind!r}")
         object.__setattr__(self, "half_size", bool(self.half_size))
+        validate_max_pixels(self.max_pixels)
 
 
 def _open_head(path: Path) -> tuple[bytes, int]:
-    try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise UnreadableImageError(f"{path}: is a folder, not an image file")
-        with open(path, "rb") as handle:
+    from ccharmony.io.files import open_regular
+
+    with open_regular(path, what="an image file") as handle:
+        try:
+            size = os.fstat(handle.fileno()).st_size
             head = handle.read(SNIFF_BYTES)
-    except FileNotFoundError:
-        raise UnreadableImageError(f"{path}: no such file") from None
-    except PermissionError:
-        raise UnreadableImageError(f"{path}: permission denied") from None
-    except IsADirectoryError:
-        raise UnreadableImageError(f"{path}: is a folder, not an image file") from None
-    except OSError as error:
-        raise UnreadableImageError(f"{path}: cannot read it ({error.strerror or error})") from None
+        except OSError as error:
+            raise UnreadableImageError(f"{path}: cannot read it ({error.strerror or error})") from None
     if size == 0 or not head:
         raise UnreadableImageError(f"{path}: file is empty (0 bytes)")
     return head, size
@@ -253,7 +255,10 @@ def read_image(path: PathType, options: IngestOptions | None = None) -> LinearIm
     Raises
     ------
     UnreadableImageError
-        Missing, empty, truncated, corrupt or mislabelled file; one line naming it.
+        Missing, empty, truncated, corrupt or mislabelled file, or not a
+        regular file (a FIFO, a device: refused without blocking); one line naming it.
+    ImageTooLargeError
+        An image whose header is above ``options.max_pixels``; nothing is decoded.
     UnsupportedFormatError
         A format or sensor layout that is not supported.
     ConfigError
@@ -287,8 +292,8 @@ def read_image(path: PathType, options: IngestOptions | None = None) -> LinearIm
     if kind == "camera-raw":
         from ccharmony.io.raw import read_camera_raw
 
-        return read_camera_raw(target, half_size=options.half_size,
-                               black_level=options.black_level, white_level=options.white_level)
+        return read_camera_raw(target, half_size=options.half_size, black_level=options.black_level,
+                               white_level=options.white_level, max_pixels=options.max_pixels)
     return _read_decoded(target, options, kind)
 
 
@@ -300,7 +305,7 @@ def _read_decoded(target: Path, options: IngestOptions, kind: str) -> LinearImag
 
     data = read_file_bytes(target)
     container = sniff_container(data[:SNIFF_BYTES])
-    pixels = decode_pixels(data, name=str(target), container=container)
+    pixels = decode_pixels(data, name=str(target), container=container, max_pixels=options.max_pixels)
     exif = read_exif(data, container)
     single = pixels.ndim == 2
     if kind == "image":

@@ -263,6 +263,9 @@ def levels_from_nus_groundtruth(path: PathType) -> tuple[float, float]:
     """
     from scipy.io import loadmat  # type: ignore[import-untyped]
 
+    from ccharmony.io.files import check_regular
+
+    check_regular(path, what="a MATLAB file", error=ConfigError)  # a FIFO would block loadmat
     try:
         content = loadmat(str(path), variable_names=["darkness_level", "saturation_level"])
         black = float(np.asarray(content["darkness_level"]).reshape(-1)[0])

@@ -166,11 +166,11 @@ def read_patch_colors_csv(path: PathType, *, dtype: DTypeLike = np.float32) -> n
     >>> RGB.shape, RGB.dtype, RGB[18].tolist(), RGB[0].tolist()
     ((24, 3), dtype('float32'), [0.0, 0.0, 0.0], [18.0, 18.0, 18.0])
     """
+    from ccharmony.io.files import read_regular_text
+
     name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise AnnotationError(f"{name}: cannot read patch colours ({error.__class__.__name__}: {error})") from None
+    # A regular file only: a FIFO named like a CSV is refused, never waited on.
+    text = read_regular_text(path, what="a patch-colours CSV", error=AnnotationError, encoding="utf-8-sig")
     RGB = np.asarray(_parse_rows(text, name), dtype=np.float64)
     if not np.all(np.isfinite(RGB)):
         raise AnnotationError(f"{name}: non-finite patch colour value, expected finite floats in [0, 255]")

@@ -38,12 +38,13 @@ from ccharmony._types import PathType
 from ccharmony.errors import ConfigError, UnreadableImageError, UnsupportedFormatError
 from ccharmony.io.exif import apply_orientation, orientation_from_libraw_flip
 from ccharmony.io.image import ImageMetadata, LinearImage
+from ccharmony.io.limits import DEFAULT_MAX_PIXELS
 from ccharmony.io.mosaic import CFA_PATTERNS, crop_even, develop_mosaic
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
 
-__all__ = ["read_camera_raw", "cfa_pattern_from_colors", "tiff_raw_metadata"]
+__all__ = ["read_camera_raw", "cfa_pattern_from_colors", "tiff_raw_metadata", "libraw_error_types"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -152,7 +153,8 @@ def _white_balance(values: np.ndarray, color_desc: str) -> tuple[float, float, f
     return (red / green, 1.0, blue / green)
 
 
-def _libraw_error_types() -> tuple[type[BaseException], ...]:
+def libraw_error_types() -> tuple[type[BaseException], ...]:
+    """Return rawpy's LibRaw exception classes (the base class where the others are absent)."""
     import rawpy
 
     types: list[type[BaseException]] = []
@@ -169,6 +171,7 @@ def read_camera_raw(
     half_size: bool = False,
     black_level: float | None = None,
     white_level: float | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> LinearImage:
     """
     Read a camera RAW file into linear camera RGB.
@@ -182,6 +185,9 @@ def read_camera_raw(
         bilinear demosaicing.
     black_level, white_level
         Override LibRaw's per-channel black level / white level (digital numbers).
+    max_pixels
+        Largest raw frame (width x height) decoded; checked on LibRaw's header
+        parse, before any pixel is unpacked (:mod:`ccharmony.io.limits`).
 
     Returns
     -------
@@ -198,6 +204,8 @@ def read_camera_raw(
     ------
     UnreadableImageError
         If LibRaw cannot open or decode the file (corrupt, truncated, not a RAW).
+    ImageTooLargeError
+        For a raw frame above ``max_pixels``.
     UnsupportedFormatError
         For non-Bayer sensors.
 
@@ -213,10 +221,19 @@ def read_camera_raw(
     """
     import rawpy
 
+    from ccharmony.io.files import open_regular
+    from ccharmony.io.limits import check_pixel_count
+
     target = Path(path)
-    errors = _libraw_error_types()
+    errors = libraw_error_types()
     try:
-        with rawpy.imread(str(target)) as raw:
+        # LibRaw is given the bytes, not the name: rawpy encodes a name as UTF-8, which
+        # fails for a file name that is not (os.fsdecode keeps its bytes as surrogates).
+        with open_regular(target) as handle, rawpy.imread(handle) as raw:
+            sizes = raw.sizes
+            # Refuse before unpacking: LibRaw allocates what the header says.
+            check_pixel_count(int(sizes.raw_width), int(sizes.raw_height), name=str(target), max_pixels=max_pixels,
+                              decoded_bytes=2 * int(sizes.raw_width) * int(sizes.raw_height))
             visible = crop_even(raw.raw_image_visible)
             colors = raw.raw_colors_visible
             color_desc = raw.color_desc.decode("ascii", "replace")
@@ -249,7 +266,7 @@ def read_camera_raw(
             channel_black = tuple(
                 float(np.mean([sites.ravel()[i] for i, c in enumerate(pattern) if c == letter])) for letter in "RGB"
             )
-    except UnsupportedFormatError:
+    except (UnsupportedFormatError, UnreadableImageError):
         raise
     except ConfigError as error:
         raise ConfigError(f"{target}: {error}") from None

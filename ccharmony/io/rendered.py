@@ -32,6 +32,7 @@ import numpy as np
 from ccharmony._types import NDArrayFloat, NDArrayUInt8, PathType
 from ccharmony.errors import UnsupportedFormatError
 from ccharmony.io.image import ImageMetadata, LinearImage
+from ccharmony.io.limits import DEFAULT_MAX_PIXELS
 from ccharmony.io.linear import channel_max
 
 __author__ = "ccharmony developers"
@@ -154,14 +155,17 @@ def rendered_from_pixels(
     return LinearImage(RGB=RGB, clipped=clipped, metadata=metadata)
 
 
-def read_srgb8(path: PathType) -> NDArrayUInt8:
+def read_srgb8(path: PathType, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> NDArrayUInt8:
     """
     Read an 8-bit sRGB image as an upright RGB array.
 
     Parameters
     ----------
     path
-        A JPEG, PNG or TIFF file (content decides, not the extension).
+        A JPEG, PNG or TIFF file (content decides, not the extension); only a
+        regular file is read.
+    max_pixels
+        Largest image decoded, checked on the header first (:mod:`ccharmony.io.limits`).
 
     Returns
     -------
@@ -172,7 +176,10 @@ def read_srgb8(path: PathType) -> NDArrayUInt8:
     Raises
     ------
     UnreadableImageError
-        Missing, empty, truncated or corrupt file (the message names it).
+        Missing, empty, truncated or corrupt file, or not a regular file (the
+        message names it).
+    ImageTooLargeError
+        A header above ``max_pixels``.
     UnsupportedFormatError
         Content that is not a JPEG, PNG or TIFF (a camera RAW, for instance).
     """
@@ -181,7 +188,7 @@ def read_srgb8(path: PathType) -> NDArrayUInt8:
     from ccharmony.io.sniff import sniff_container
 
     data = read_file_bytes(path)
-    rgb = decode_image(data, name=str(path))
+    rgb = decode_image(data, name=str(path), max_pixels=max_pixels)
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[:, :, None], 3, axis=2)
     orientation = read_exif(data, sniff_container(data[:64])).orientation

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import pandas as pd
 from ccharmony._types import PathType
 from ccharmony.dataset import layout
 from ccharmony.errors import DatasetError
+from ccharmony.io.paths import inside
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
@@ -178,17 +180,53 @@ def _parse(name: str) -> tuple[str, str, int]:
         raise
 
 
+def _folder(path: PathType, what: str, hint: str) -> Path:
+    """Return ``path`` as a folder, or raise one line saying it is missing or a file."""
+    root = Path(path)
+    if root.is_dir():
+        return root
+    if os.path.lexists(root):
+        raise DatasetError(f"{root}: is a file, not a folder; give the {what} ({hint})")
+    raise DatasetError(f"{root}: {what} does not exist ({hint})")
+
+
+def _contained_file(root: Path, name: str, what: str) -> Path:
+    """Return ``root / name`` after checking it stays inside ``root`` and is a regular file."""
+    from ccharmony.io.files import check_regular
+    from ccharmony.io.paths import resolve_inside
+
+    resolve_inside(root, name, what=what)
+    return check_regular(root / name, what=what, error=DatasetError)
+
+
+def _read_contained_text(root: Path, name: str, what: str) -> str:
+    from ccharmony.io.files import read_regular_text
+
+    _contained_file(root, name, what)
+    return read_regular_text(root / name, what=what, error=DatasetError)
+
+
+def _read_json(root: Path, name: str, what: str) -> object:
+    text = _read_contained_text(root, name, what)
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise DatasetError(f"{root / name}: cannot read {what} (JSON nested too deeply)") from None
+    except ValueError as error:
+        raise DatasetError(f"{root / name}: cannot read {what} ({error})") from None
+
+
 def _read_lists(root: Path) -> tuple[str, dict[str, str], list[Path]]:
     """Return the dataset name, composite name to split, and the list files read."""
     splits: dict[str, str] = {}
     names: list[str] = []
     files: list[Path] = []
+    for entry in os.scandir(root):  # a FIFO or device named like a list is refused, not skipped silently
+        if entry.name.endswith(tuple(f"{split}.txt" for split in layout.SPLITS)) and not entry.is_file():
+            _contained_file(root, entry.name, "a split list")
     for split, list_files in layout.find_split_lists(root).items():
         for list_file in list_files:
-            try:
-                lines = list_file.read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError) as error:
-                raise DatasetError(f"{list_file}: cannot read the split list ({error})") from error
+            lines = _read_contained_text(root, list_file.name, "a split list").splitlines()
             files.append(list_file)
             names.append(list_file.stem[: -len(split)].rstrip("_-"))
             for line in lines:
@@ -214,7 +252,7 @@ def _as_illuminant(value: object) -> list[float] | None:
 
 
 def _from_metadata(root: Path, splits: dict[str, str], notes: list[str]) -> pd.DataFrame:
-    path = root / layout.METADATA_FILE
+    path = _contained_file(root, layout.METADATA_FILE, "the metadata table")
     try:
         frame = pd.read_parquet(path)
     except Exception as error:  # pyarrow raises several unrelated types for bad files
@@ -320,12 +358,10 @@ def read_dataset(path: PathType) -> DatasetView:
     and the real image and mask from
     the iHarmony4 naming rule.
     """
-    root = Path(path)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: dataset folder does not exist (give the folder `ccharmony build --out` wrote)")
+    root = _folder(path, "dataset folder", "give the folder `ccharmony build --out` wrote")
     notes: list[str] = []
     name, splits, _ = _read_lists(root)
-    has_metadata = (root / layout.METADATA_FILE).is_file()
+    has_metadata = os.path.lexists(root / layout.METADATA_FILE)
     composites = _from_metadata(root, splits, notes) if has_metadata else _from_lists(root, splits, notes)
     if composites.empty:
         raise DatasetError(f"{root}: no composites found (no metadata.parquet rows, split lists or "
@@ -333,11 +369,8 @@ def read_dataset(path: PathType) -> DatasetView:
     composites = composites.sort_values(["image_id", "foreground_id", "k"], kind="stable").reset_index(drop=True)
     build: dict = {}
     build_path = root / layout.BUILD_FILE
-    if build_path.is_file():
-        try:
-            loaded = json.loads(build_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise DatasetError(f"{build_path}: cannot read build information ({error})") from error
+    if os.path.lexists(build_path):
+        loaded = _read_json(root, layout.BUILD_FILE, "build information")
         build = loaded if isinstance(loaded, dict) else {"build.json": loaded}
     else:
         notes.append("No build.json: pipeline, versions and skipped inputs are unknown.")
@@ -347,11 +380,13 @@ def read_dataset(path: PathType) -> DatasetView:
     return DatasetView(root, name, composites[list(COMPOSITE_COLUMNS)], has_metadata, build, tuple(notes))
 
 
-def _prediction_path(folder: Path, name: str) -> Path | None:
+def _prediction_path(root: Path, folder: str, name: str) -> Path | None:
+    """The saved prediction of composite ``name`` under ``root / folder``, when it is a regular file inside ``root``."""
     stem = composite_stem(name)
-    for candidate in (folder / f"{stem}.png", folder / f"{name}.png", folder / name):
-        if candidate.is_file():
-            return candidate
+    for candidate in (f"{folder}/{stem}.png", f"{folder}/{name}.png", f"{folder}/{name}"):
+        found = inside(root, candidate)
+        if found is not None and found.is_file():
+            return found
     return None
 
 
@@ -384,12 +419,11 @@ def read_benchmark(path: PathType) -> BenchmarkView:
     256x256 on 0..255 values (fMSE over the mask); the PSNR peak is the one
     ``report.json`` names.
     """
-    root = Path(path)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: benchmark run folder does not exist (give the folder `ccharmony benchmark` wrote)")
+    root = _folder(path, "benchmark run folder", "give the NNN_benchmark folder `ccharmony benchmark` wrote")
     csv_path = root / "per_image.csv"
-    if not csv_path.is_file():
+    if not os.path.lexists(csv_path):
         raise DatasetError(f"{csv_path}: missing; a benchmark run folder has per_image.csv")
+    _contained_file(root, "per_image.csv", "the per-image results")
     try:
         table = pd.read_csv(csv_path)
     except (OSError, ValueError, pd.errors.ParserError) as error:
@@ -414,21 +448,25 @@ def read_benchmark(path: PathType) -> BenchmarkView:
     report: dict = {}
     notes: list[str] = []
     report_path = root / "report.json"
-    if report_path.is_file():
-        try:
-            loaded = json.loads(report_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise DatasetError(f"{report_path}: cannot read ({error})") from error
+    if os.path.lexists(report_path):
+        loaded = _read_json(root, "report.json", "the benchmark report")
         report = loaded if isinstance(loaded, dict) else {"report.json": loaded}
     else:
         notes.append("No report.json in the run folder: the table shows means of per_image.csv.")
     predictions: dict[tuple[str, str], Path] = {}
     for model in models:
-        folder = root / "predictions" / model
-        if not folder.is_dir():
+        # A model name is a name: "../../x" in per_image.csv must not send the report out of the run folder.
+        if not model or "/" in model or "\\" in model or model in (".", ".."):
+            notes.append(f"Model name {model!r} in per_image.csv is a path, not a name: its predictions are not read.")
+            continue
+        folder = f"predictions/{model}"
+        if inside(root, folder) is None:
+            notes.append(f"predictions/{model} leads outside the run folder: its predictions are not read.")
+            continue
+        if not (root / folder).is_dir():
             continue
         for name in per_image.loc[per_image["model"] == model, "name"]:
-            found = _prediction_path(folder, name)
+            found = _prediction_path(root, folder, name)
             if found is not None:
                 predictions[(model, name)] = found
     if not predictions:

@@ -49,6 +49,8 @@ import pandas as pd
 from ccharmony import __version__
 from ccharmony._types import PathType
 from ccharmony.errors import CCHarmonyError, ConfigError
+from ccharmony.io.limits import DEFAULT_MAX_PIXELS, validate_max_pixels
+from ccharmony.io.paths import inside
 from ccharmony.report import plots
 from ccharmony.report.inputs import (
     BenchmarkView,
@@ -98,6 +100,9 @@ class ReportOptions:
         modification times).
     title
         Page title; default: the dataset name.
+    max_pixels
+        Largest image decoded for a thumbnail (and by the verification),
+        checked on each file's header (:mod:`ccharmony.io.limits`).
     """
 
     page_size: int = 48
@@ -107,6 +112,7 @@ class ReportOptions:
     pool: Literal["thread", "process"] = "thread"
     verify: bool = True
     title: str | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
     def __post_init__(self) -> None:
         if self.page_size < 1:
@@ -119,6 +125,7 @@ class ReportOptions:
             raise ConfigError(f"report workers must be >= 0 (0 = automatic), got {self.workers}")
         if self.pool not in ("thread", "process"):
             raise ConfigError(f"report pool must be 'thread' or 'process', got {self.pool!r}")
+        validate_max_pixels(self.max_pixels)
 
 
 @dataclass(frozen=True)
@@ -526,9 +533,11 @@ def _js(variable: str, data: dict) -> str:
 # --- thumbnails -----------------------------------------------------------------------
 
 
-def _thumbnail_jobs(view: DatasetView, benchmark: BenchmarkView | None) -> list[ThumbnailJob]:
+def _thumbnail_jobs(view: DatasetView, benchmark: BenchmarkView | None) -> tuple[list[ThumbnailJob], list[str]]:
+    """Return the thumbnails to make and one line per file refused because it leads outside its folder."""
     root = view.path
     jobs: dict[str, ThumbnailJob] = {}
+    refused: dict[str, str] = {}
 
     def size_of(record: Any) -> tuple[int, int] | None:
         height, width = record.height, record.width
@@ -536,31 +545,45 @@ def _thumbnail_jobs(view: DatasetView, benchmark: BenchmarkView | None) -> list[
             return int(height), int(width)
         return None
 
+    def contained(folder: Path, relative: str) -> str | None:
+        # A name from the metadata, or a link in the folder, must not make the report read elsewhere.
+        found = inside(folder, relative)
+        if found is None:
+            refused.setdefault(relative, f"{folder / relative}: leads outside {folder} "
+                                         f"(to {os.path.realpath(folder / relative)}); not shown")
+            return None
+        return str(found)
+
     for record in view.composites.itertuples(index=False):
         size = size_of(record)
+        real_source = contained(root, record.real_path)
         real = f"real/{_slug(record.image_id)}.jpg"
-        if real not in jobs:
-            jobs[real] = ThumbnailJob(str(root / record.real_path), real, source_size=size)
+        if real_source is not None and real not in jobs:
+            jobs[real] = ThumbnailJob(real_source, real, source_size=size)
+        mask_source = contained(root, record.mask_path)
         outline = f"outline/{_slug(record.image_id)}_{_slug(record.foreground_id)}.jpg"
-        if outline not in jobs:
-            jobs[outline] = ThumbnailJob(str(root / record.real_path), outline, mask=str(root / record.mask_path),
-                                         source_size=size)
+        if real_source is not None and mask_source is not None and outline not in jobs:
+            jobs[outline] = ThumbnailJob(real_source, outline, mask=mask_source, source_size=size)
+        composite_source = contained(root, record.composite_path)
         composite = f"composite/{_slug(composite_stem(record.composite))}.jpg"
-        jobs.setdefault(composite, ThumbnailJob(str(root / record.composite_path), composite, source_size=size))
+        if composite_source is not None:
+            jobs.setdefault(composite, ThumbnailJob(composite_source, composite, source_size=size))
     if benchmark is not None:
         for (model, name), path in benchmark.predictions.items():
+            source = contained(benchmark.path, os.path.relpath(path, benchmark.path))
             target = f"pred/{_slug(model)}/{_slug(composite_stem(name))}.jpg"
-            jobs.setdefault(target, ThumbnailJob(str(path), target))
-    return list(jobs.values())
+            if source is not None:
+                jobs.setdefault(target, ThumbnailJob(source, target))
+    return list(jobs.values()), list(refused.values())
 
 
-def _run_verify(path: Path) -> tuple[dict | None, str]:
+def _run_verify(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[dict | None, str]:
     try:
         from ccharmony.dataset.verify import verify_dataset
     except ImportError:
         return None, "Verification is unavailable in this installation (ccharmony.dataset.verify is missing)."
     try:
-        return verify_dataset(path, deep=False, workers=1, progress=False).to_dict(), ""
+        return verify_dataset(path, deep=False, workers=1, progress=False, max_pixels=max_pixels).to_dict(), ""
     except CCHarmonyError as error:
         return None, f"Verification could not run: {error}"
     except Exception as error:  # a verifier bug must not hide the rest of the report
@@ -592,7 +615,7 @@ def _folder_key(path: Path, skip: Path) -> str:
     return digest.hexdigest()
 
 
-def _verify_cached(path: Path, out: Path) -> tuple[dict | None, str]:
+def _verify_cached(path: Path, out: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[dict | None, str]:
     """Run the quick verification, or reuse the last one when no file of the dataset changed."""
     cache = out / "data" / "verify.json"
     key = _folder_key(path, out)
@@ -600,9 +623,9 @@ def _verify_cached(path: Path, out: Path) -> tuple[dict | None, str]:
         cached = json.loads(cache.read_text(encoding="utf-8"))
         if cached.get("key") == key:
             return cached.get("result"), cached.get("message", "")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         pass
-    result, message = _run_verify(path)
+    result, message = _run_verify(path, max_pixels)
     if result is not None or "unavailable" not in message:
         _write_text(cache, json.dumps({"key": key, "result": result, "message": message}, default=str))
     return result, message
@@ -677,12 +700,12 @@ def write_report(
     seconds["read"] = time.perf_counter() - started
 
     tick = time.perf_counter()
-    jobs = _thumbnail_jobs(view, bench)
+    jobs, refused = _thumbnail_jobs(view, bench)
     results: list[ThumbnailResult] = make_thumbnails(
         jobs, out_path / "thumbs", size=options.thumbnail_size, quality=options.jpeg_quality,
-        workers=options.workers, pool=options.pool, progress=progress)
+        workers=options.workers, pool=options.pool, progress=progress, max_pixels=options.max_pixels)
     thumbs: dict[str, str | None] = {r.target: (f"thumbs/{r.target}" if r.ok else None) for r in results}
-    failures = sorted({r.error for r in results if not r.ok})
+    failures = sorted({r.error for r in results if not r.ok} | set(refused))
     ratios = {r.target: r.foreground_ratio for r in results if r.foreground_ratio is not None}
     seconds["thumbnails"] = time.perf_counter() - tick
 
@@ -694,7 +717,7 @@ def write_report(
         view = DatasetView(view.path, view.name, composites, view.has_metadata, view.build, view.notes)
 
     tick = time.perf_counter()
-    verify, verify_message = (_verify_cached(view.path, out_path) if options.verify
+    verify, verify_message = (_verify_cached(view.path, out_path, options.max_pixels) if options.verify
                               else (None, "Verification was not run (--no-verify)."))
     seconds["verify"] = time.perf_counter() - tick
 

@@ -38,6 +38,7 @@ import numpy as np
 
 from ccharmony._types import PathType
 from ccharmony.errors import ConfigError
+from ccharmony.io.limits import DEFAULT_MAX_PIXELS
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
@@ -146,12 +147,51 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def _make_one(job: ThumbnailJob, folder: str, size: int, quality: int) -> ThumbnailResult:
+def _decode(path: str, flags: int, max_pixels: int, *, mask: bool = False) -> tuple[np.ndarray | None, str]:
+    """Read and decode one image for a thumbnail; ``(None, reason)`` when it cannot be shown.
+
+    Only a regular file is read (a FIFO would block), its content must be the
+    format its extension names (a JPEG named ``.png`` is not a PNG mask), and
+    its header must declare at most ``max_pixels`` pixels (checked before
+    decoding, :mod:`ccharmony.io.limits`).
+    """
+    from ccharmony.errors import CCHarmonyError
+    from ccharmony.io.files import read_regular_bytes
+    from ccharmony.io.limits import check_image_size, opencv_failure
+    from ccharmony.io.sniff import describe_container, extension_class, sniff_container
+
+    try:
+        data = read_regular_bytes(path)
+    except CCHarmonyError as error:
+        reason = str(error).removeprefix(f"{path}: ")
+        return None, "file is missing" if reason == "no such file" else reason
+    if not data:
+        return None, "file is empty"
+    claimed, content = extension_class(path), sniff_container(data[:64])
+    if claimed in ("jpeg", "png", "tiff") and content == "unknown":
+        return None, f"cannot be decoded (the content is not {describe_container(claimed)})"
+    if claimed in ("jpeg", "png", "tiff") and content != claimed:
+        return None, (f"file content is {describe_container(content)} but the extension says "
+                      f"{describe_container(claimed)}" + ("; a mask must be a lossless PNG" if mask else ""))
+    try:
+        check_image_size(data, name=path, max_pixels=max_pixels, allow_unknown=False)
+    except CCHarmonyError as error:
+        return None, str(error).removeprefix(f"{path}: ")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error as error:  # OpenCV's own limits and decoder failures
+        return None, f"cannot be decoded: {opencv_failure(error)}"
+    if image is None or image.size == 0:
+        return None, "cannot be decoded"
+    return image, ""
+
+
+def _make_one(job: ThumbnailJob, folder: str, size: int, quality: int,
+              max_pixels: int = DEFAULT_MAX_PIXELS) -> ThumbnailResult:
     """Make one thumbnail; never raises for bad input (the result says why)."""
     factor = _reduction(job.source_size, size, job.source)
-    image = cv2.imread(job.source, _REDUCED[factor])
+    image, reason = _decode(job.source, _REDUCED[factor], max_pixels)
     if image is None:
-        reason = "file is missing" if not os.path.exists(job.source) else "cannot be decoded"
         return ThumbnailResult(job.target, False, False, error=f"{job.source}: {reason}")
     height, width = image.shape[:2]
     scale = min(1.0, size / max(height, width))
@@ -159,9 +199,8 @@ def _make_one(job: ThumbnailJob, folder: str, size: int, quality: int) -> Thumbn
     thumbnail = cv2.resize(image, new_size, interpolation=cv2.INTER_AREA) if scale < 1 else image
     ratio = None
     if job.mask is not None:
-        mask = cv2.imread(job.mask, cv2.IMREAD_GRAYSCALE)
+        mask, reason = _decode(job.mask, cv2.IMREAD_GRAYSCALE, max_pixels, mask=True)
         if mask is None:
-            reason = "file is missing" if not os.path.exists(job.mask) else "cannot be decoded"
             return ThumbnailResult(job.target, False, False, error=f"{job.mask}: {reason}")
         ratio = float(np.count_nonzero(mask)) / mask.size
         small = cv2.resize((mask > 0).astype(np.uint8) * 255, new_size, interpolation=cv2.INTER_AREA) >= 128
@@ -176,8 +215,9 @@ def _make_one(job: ThumbnailJob, folder: str, size: int, quality: int) -> Thumbn
     return ThumbnailResult(job.target, True, False, foreground_ratio=ratio)
 
 
-def _make_chunk(jobs: Sequence[ThumbnailJob], folder: str, size: int, quality: int) -> list[ThumbnailResult]:
-    return [_make_one(job, folder, size, quality) for job in jobs]
+def _make_chunk(jobs: Sequence[ThumbnailJob], folder: str, size: int, quality: int,
+                max_pixels: int = DEFAULT_MAX_PIXELS) -> list[ThumbnailResult]:
+    return [_make_one(job, folder, size, quality, max_pixels) for job in jobs]
 
 
 def _read_manifest(path: Path) -> dict:
@@ -197,6 +237,7 @@ def make_thumbnails(
     workers: int = 0,
     pool: Literal["thread", "process"] = "thread",
     progress: Callable[[int, int], None] | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> list[ThumbnailResult]:
     """
     Make the thumbnails of ``jobs`` under ``folder``, reusing cached ones.
@@ -222,6 +263,9 @@ def make_thumbnails(
         ``"process"`` (a process pool, spawned).
     progress
         Called as ``progress(done, total)`` after each chunk of work.
+    max_pixels
+        Largest source image decoded; larger ones (by their header) are not
+        shown and their result says why.
 
     Returns
     -------
@@ -276,7 +320,7 @@ def make_thumbnails(
     made: list[ThumbnailResult] = []
     if workers == 1 or len(todo) <= 16:
         for part in chunks:
-            made += _make_chunk(part, str(root), size, quality)
+            made += _make_chunk(part, str(root), size, quality, max_pixels)
             done += len(part)
             if progress is not None:
                 progress(done, len(jobs))
@@ -289,7 +333,7 @@ def make_thumbnails(
 
             executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         with executor:
-            futures = [executor.submit(_make_chunk, part, str(root), size, quality) for part in chunks]
+            futures = [executor.submit(_make_chunk, part, str(root), size, quality, max_pixels) for part in chunks]
             for future in futures:
                 part_results = future.result()
                 made += part_results
@@ -298,8 +342,8 @@ def make_thumbnails(
                     progress(done, len(jobs))
     for result in made:
         results[result.target] = result
-        if not result.ok:
-            _LOGGER.warning("thumbnail not made: %s", result.error)
+        if not result.ok:  # the caller reports it (write_report lists it on the overview and the CLI prints it)
+            _LOGGER.debug("thumbnail not made: %s", result.error)
     new_manifest = {
         target: {"key": keys[target], "ratio": results[target].foreground_ratio}
         for target in targets if results[target].ok

@@ -32,10 +32,15 @@ References
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import io
 import json
 import logging
 import math
+import os
+import secrets
+import shutil
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -67,6 +72,10 @@ __license__ = "MIT"
 
 __all__ = [
     "TRUTH_VERSION",
+    "MAX_SIDE",
+    "MAX_PIXELS",
+    "MAX_COUNT",
+    "MAX_SEED",
     "SynthCapture",
     "synthesize",
 ]
@@ -75,6 +84,23 @@ LOGGER = logging.getLogger(__name__)
 
 TRUTH_VERSION: Final[int] = 1
 """Version of the truth JSON / relit NPZ layout."""
+
+MAX_SIDE: Final[int] = 16384
+"""Largest capture width or height, pixels."""
+
+MAX_PIXELS: Final[int] = 100_000_000
+"""Largest capture, width x height: rendering takes about 40 bytes per pixel at its
+peak (a 6-megapixel capture with its relit truth: 0.44 GB resident, measured), so
+4 GB at the limit; the largest single-shot camera sensors are 100-150 megapixels."""
+
+MAX_COUNT: Final[int] = 100_000
+"""Most captures one call writes."""
+
+MAX_SEED: Final[int] = 2**63 - 1
+"""Seeds are integers from 0 to this (NumPy's seed sequences take non-negative integers)."""
+
+_SET_ENTRIES: Final[frozenset[str]] = frozenset({"raw", "truth", "annotations", "synth.json"})
+"""What a capture set folder holds at its top level."""
 
 _BLACK_LEVELS: Final[tuple[int, ...]] = (512, 1024, 2048)
 _WHITE_LEVEL: Final[int] = 16383
@@ -360,6 +386,52 @@ def _split(names: Sequence[str], seed: int) -> tuple[list[str], list[str]]:
     return train, test
 
 
+def _settings(seed: int, count: int, size: tuple[int, int], cameras: Sequence[str], relit: bool) -> dict[str, Any]:
+    """The part of ``synth.json`` that decides every byte of a set."""
+    return {"version": TRUTH_VERSION, "generator": f"ccharmony {__version__}", "seed": int(seed),
+            "count": int(count), "size": [int(size[0]), int(size[1])], "cameras": list(cameras), "relit": bool(relit)}
+
+
+def _describe_settings(settings: Mapping[str, Any]) -> str:
+    size = settings.get("size") or ["?", "?"]
+    return (f"seed {settings.get('seed')}, count {settings.get('count')}, size {size[0]}x{size[1]}, "
+            f"relit {str(settings.get('relit')).lower()}, {settings.get('generator')}")
+
+
+def _check_folder(out: Path, settings: dict[str, Any], *, overwrite: bool) -> bool:
+    """
+    Decide whether ``out`` may be written; return whether it must be replaced first.
+
+    An absent or empty folder, or a set written with exactly these settings
+    (it gets the same bytes again), is written in place. Another set, or an
+    unfinished one (no ``synth.json``), is replaced only with ``overwrite``;
+    a folder holding anything else is never touched.
+    """
+    try:
+        entries = sorted(os.listdir(out)) if out.is_dir() else None
+    except OSError as error:
+        raise DatasetError(f"{out}: cannot read the output folder ({error.strerror or error})") from None
+    if os.path.lexists(out) and entries is None:
+        raise DatasetError(f"{out}: output path exists and is not a folder")
+    if not entries:
+        return False
+    if not set(entries) <= _SET_ENTRIES:
+        raise DatasetError(f"{out}: folder is not empty and is not a synth set (it holds {entries[0]!r}); "
+                           "use another --out")
+    recorded: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError, RecursionError):
+        loaded = json.loads((out / "synth.json").read_text(encoding="utf-8"))
+        recorded = loaded if isinstance(loaded, dict) else {}
+    if recorded and {key: recorded.get(key) for key in settings} == settings:
+        return False
+    if overwrite:
+        return True
+    held = (f"a synth set written with {_describe_settings(recorded)}" if recorded
+            else "an unfinished synth set (no synth.json)")
+    raise DatasetError(f"{out}: holds {held}, not {_describe_settings(settings)}; writing into it would mix "
+                       "two sets: use another --out, or pass --overwrite to replace it")
+
+
 def synthesize(
     out_dir: PathType,
     *,
@@ -369,6 +441,7 @@ def synthesize(
     relit: bool = True,
     cameras: Sequence[str] | None = None,
     workers: int = 1,
+    overwrite: bool = False,
 ) -> list[SynthCapture]:
     """
     Draw, render and write a set of physically based synthetic captures.
@@ -376,13 +449,18 @@ def synthesize(
     Parameters
     ----------
     out_dir
-        Output folder (created; existing files of the same names are replaced).
+        Output folder: absent, empty, or a set written with the same settings
+        (rewritten with the same bytes). A set written with other settings is
+        refused, since writing into it would leave files of two sets under one
+        ``synth.json``, unless ``overwrite``.
     count
-        Number of captures, at least 1.
+        Number of captures, 1 to :data:`MAX_COUNT`.
     seed
-        Seed; the same seed, count, size and cameras give the same bytes.
+        Seed, an integer from 0 to :data:`MAX_SEED`; the same seed, count, size
+        and cameras give the same bytes.
     size
-        ``(width, height)`` of each capture in pixels, even, at least 64.
+        ``(width, height)`` of each capture in pixels, even, at least 64, at
+        most :data:`MAX_SIDE` a side and :data:`MAX_PIXELS` in all.
     relit
         Also write ``truth/<image>_relit.npz`` (see :func:`read_relit`).
     cameras
@@ -390,6 +468,11 @@ def synthesize(
         all by default.
     workers
         Processes to render with; 1 renders in this process.
+    overwrite
+        Replace a synth set written with other settings (or an unfinished
+        one): the new set is written into a temporary sibling folder and
+        swapped in by renaming, so the folder never holds files of two sets.
+        A folder that is not a synth set is never replaced.
 
     Returns
     -------
@@ -399,9 +482,10 @@ def synthesize(
     Raises
     ------
     ConfigError
-        For a bad count, size, camera or worker number.
+        For a bad count, seed, size, camera or worker number.
     DatasetError
-        When a file cannot be written.
+        When a file cannot be written, or ``out_dir`` holds something else
+        than a set with these settings (see ``overwrite``).
 
     Notes
     -----
@@ -427,20 +511,61 @@ def synthesize(
     ...     [c.name[:5] for c in captures], captures[0].dng_path.is_file()
     (['Synth', 'Synth'], True)
     """
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-        raise ConfigError(f"count must be a positive integer, got {count!r}")
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or not 1 <= count <= MAX_COUNT:
+        raise ConfigError(f"count must be a positive integer up to {MAX_COUNT}, got {count!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed must be an integer from 0 to 2**63-1, got {seed!r}")
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ConfigError(f"workers must be a positive integer, got {workers!r}")
     try:
         width, height = (int(size[0]), int(size[1]))
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         raise ConfigError(f"size must be (width, height), got {size!r}") from None
     if width < 64 or height < 64 or width % 2 or height % 2:
         raise ConfigError(f"size must be even and at least 64x64, got {width}x{height}")
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise ConfigError(
+            f"size must be at most {MAX_SIDE} pixels a side and {MAX_PIXELS // 1_000_000} megapixels in all "
+            f"(about 40 bytes of memory per pixel), got {width}x{height}"
+        )
     chosen = list(CAMERAS) if cameras is None else [camera_spec(c).name for c in cameras]
     if not chosen:
         raise ConfigError("cameras must name at least one camera")
-    out = Path(out_dir)
+    final = Path(out_dir)
+    settings = _settings(int(seed), int(count), (width, height), chosen, bool(relit))
+    replace = _check_folder(final, settings, overwrite=overwrite)
+    out = final.with_name(f".{final.name}.synth-{secrets.token_hex(4)}") if replace else final
+    try:
+        captures = _write_set(out, settings, workers=int(workers))
+    except BaseException:
+        if replace:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    if replace:
+        # Swap the finished set in: the folder holds the old set or the new one, never a mix.
+        old = final.with_name(f".{final.name}.old-{secrets.token_hex(4)}")
+        try:
+            os.rename(final, old)
+            os.rename(out, final)
+        except OSError as error:
+            raise DatasetError(f"{final}: cannot replace it with the new set ({error.strerror or error}); "
+                               f"the new set is in {out}") from None
+        shutil.rmtree(old, ignore_errors=True)
+        captures = [_moved(capture, out, final) for capture in captures]
+    return captures
+
+
+def _moved(capture: SynthCapture, old: Path, new: Path) -> SynthCapture:
+    """The same capture, its paths under ``new`` instead of ``old``."""
+    return dataclasses.replace(capture, dng_path=new / capture.dng_path.relative_to(old),
+                               truth_path=new / capture.truth_path.relative_to(old))
+
+
+def _write_set(out: Path, settings: dict[str, Any], *, workers: int) -> list[SynthCapture]:
+    """Render and write every capture, the lists and ``synth.json`` (last) into ``out``."""
+    seed, count, relit = settings["seed"], settings["count"], settings["relit"]
+    width, height = settings["size"]
+    chosen = settings["cameras"]
     try:
         for folder in ("raw", "truth", "annotations/masks", "annotations/crops",
                        "annotations/checkers"):
@@ -448,6 +573,9 @@ def synthesize(
     except OSError as error:
         raise DatasetError(f"{out}: cannot create the output folder ({error.strerror or error})"
                            ) from error
+    # The manifest goes last: a folder without it is an unfinished set.
+    with contextlib.suppress(FileNotFoundError):
+        (out / "synth.json").unlink()
 
     everyone = [_draw_parameters(int(seed), index, (width, height), chosen)
                 for index in range(int(count))]
@@ -470,13 +598,7 @@ def synthesize(
         lines = [f"{name}_{fg}" for name in names for fg in by_name[name].foreground_ids]
         atomic_write_text(out / "annotations" / list_name, "".join(f"{line}\n" for line in lines))
     manifest = {
-        "version": TRUTH_VERSION,
-        "generator": f"ccharmony {__version__}",
-        "seed": int(seed),
-        "count": int(count),
-        "size": [width, height],
-        "cameras": chosen,
-        "relit": bool(relit),
+        **settings,
         "captures": [
             {"name": p.name, "camera": p.camera, "illuminant_name": p.illuminant,
              "exposure_gain": p.exposure_gain, "truth": f"truth/{p.name}.json"}

@@ -207,3 +207,47 @@ def test_read_annotation_dispatch(tmp_path: Path) -> None:
     assert read_annotation(path, image_size=(200, 200)).method == "annotation"
     with pytest.raises(AnnotationError, match="img.yaml: unknown annotation kind"):
         read_annotation(tmp_path / "img.yaml", image_size=(200, 200))
+
+
+class TestChartGeometryIsValidated:
+    """Garbage corners (identical, in a line, crossing, tiny, a sliver) never become 24 'patches'."""
+
+    @pytest.mark.parametrize(("corners", "message"), [
+        ([[5, 5]] * 4, "two corners are at the same place"),
+        ([[10, 10], [60, 10], [110, 10], [60, 50]], "not a convex quadrilateral"),  # three in a line
+        ([[10, 20], [148, 120], [150, 25], [12, 118]], "not a convex quadrilateral"),
+        ([[10, 10], [100, 10], [60, 30], [100, 60]], "not a convex quadrilateral"),
+        ([[0, 0], [10, 0], [10, 10], [0, 10]], "it encloses 100 square pixels, under the 400"),
+        ([[0, 0], [800, 0], [800, 3], [0, 3]], "a sliver"),
+    ])
+    def test_refused(self, tmp_path: Path, corners: list, message: str) -> None:
+        path = tmp_path / "c.json"
+        path.write_text(json.dumps({"corners": corners}))
+        with pytest.raises(AnnotationError, match=rf"c\.json: corners .* are not a chart: {message}"):
+            read_corners_json(path, image_size=(1000, 1000))
+        with pytest.raises(AnnotationError, match=message):
+            read_annotation(path, image_size=(1000, 1000))
+
+    def test_mirrored_chart_is_accepted(self, tmp_path: Path) -> None:
+        path = tmp_path / "c.json"
+        path.write_text(json.dumps({"corners": CORNERS[::-1].tolist()}))  # counter-clockwise: seen from behind
+        assert read_corners_json(path, image_size=(200, 200)).corners.shape == (4, 2)
+
+    def test_nested_json_and_fifo(self, tmp_path: Path) -> None:
+        import os
+
+        deep = tmp_path / "deep.json"
+        deep.write_text("[" * 100000 + "]" * 100000)
+        with pytest.raises(AnnotationError, match=r"deep\.json: JSON nested too deeply"):
+            read_corners_json(deep)
+        fifo = tmp_path / "fifo.json"
+        os.mkfifo(fifo)
+        with pytest.raises(AnnotationError, match=r"fifo\.json: is a FIFO \(named pipe\), not an annotation file"):
+            read_corners_json(fifo)
+
+    def test_degenerate_patch_boxes(self, tmp_path: Path) -> None:
+        """24 identical patch boxes (a NUS-style file) give no chart to fit."""
+        path = tmp_path / "boxes.csv"
+        path.write_text("".join(f"img.png,10,10,10,10,{label}\n" for label in range(24)))
+        with pytest.raises(AnnotationError, match=r"boxes\.csv: the 24 patch centres do not span a chart"):
+            read_patch_boxes_csv(path, "img.png")

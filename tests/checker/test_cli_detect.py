@@ -67,9 +67,11 @@ def test_detect_with_annotation_and_errors(tmp_path: Path, capsys: pytest.Captur
     np.testing.assert_allclose(record["corners"], capture.corners, atol=0.01)
 
     code, _, err = _main(capsys, str(tmp_path / "nope.png"))
-    assert code == 2
-    assert err.strip().count("\n") == 0 and "nope.png" in err
-    code, _, err = _main(capsys, str(chart), "--gt", "1,2")
-    assert code == 2 and "--gt must be three" in err
+    assert code == 1  # a run-time failure; 2 is for usage errors
+    assert err.strip().splitlines() == [f"ccharmony detect: error: {tmp_path / 'nope.png'}: no such file"]
+    with pytest.raises(SystemExit) as exit_info:  # a bad flag value is a usage error (argparse: exit 2)
+        _main(capsys, str(chart), "--gt", "1,2")
+    assert exit_info.value.code == 2
+    assert "argument --gt: must be three comma-separated numbers R,G,B" in capsys.readouterr().err
     code, _, err = _main(capsys, str(chart), "--methods", "foo")
     assert code == 2 and "detection method 'foo' is unknown" in err

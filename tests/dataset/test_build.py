@@ -20,7 +20,7 @@ from build_helpers import tree as _tree
 
 from ccharmony.dataset.builder import STATE_DIR, BuildOptions, build_dataset
 from ccharmony.dataset.config import Pipeline
-from ccharmony.dataset.layout import METADATA_COLUMNS, parse_composite_name
+from ccharmony.dataset.layout import BUILT_METADATA_COLUMNS, parse_composite_name
 from ccharmony.errors import DatasetError
 
 K = 3
@@ -60,7 +60,7 @@ def built(scenes: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_layout_counts_and_metadata(built: Path, scenes: Path) -> None:
     build = json.loads((built / "build.json").read_text())
     frame = pd.read_parquet(built / "metadata.parquet")
-    assert list(frame.columns) == list(METADATA_COLUMNS)
+    assert list(frame.columns) == list(BUILT_METADATA_COLUMNS)
     n_foregrounds = build["counts"]["foregrounds"]
     assert n_foregrounds >= 5
     assert len(frame) == build["counts"]["composites"] == K * n_foregrounds
@@ -256,12 +256,12 @@ def test_unwritable_output(scenes: Path, tmp_path: Path) -> None:
         _build(scenes, blocker)
 
 
-def test_cli_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
+def test_cli_error_is_one_line_and_exit_1(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "ccharmony", "build", "--raw-dir", str(tmp_path / "absent"), "--out", str(tmp_path / "o")],
         capture_output=True, text=True, check=False,
     )
-    assert result.returncode == 2
+    assert result.returncode == 1  # a run-time failure (README, "Exit status"); 2 is for usage errors
     assert result.stderr.strip().count("\n") == 0
     assert "absent: --raw-dir is not a folder" in result.stderr
     assert "Traceback" not in result.stderr
@@ -309,3 +309,66 @@ def test_photo_without_chart_or_patch_colours_is_skipped(scenes: Path, tmp_path:
     reasons = {item["image"]: item["reason"] for item in summary.skipped}
     assert "no ColorChecker found and no patch colours annotated" in reasons[photo.stem]
     assert summary.images == 4
+
+
+def _rename_image(root: Path, old: str, new: str) -> None:
+    """Rename one source image everywhere in a synth set (photo, annotations, list lines)."""
+    for path in sorted(root.rglob(f"{old}*")):
+        if path.is_file():
+            path.rename(path.with_name(path.name.replace(old, new, 1)))
+    for listed in (root / "annotations").glob("*_list.txt"):
+        listed.write_text(listed.read_text().replace(f"{old}_", f"{new}_"))
+
+
+def _largest_sorts_last(scenes: Path, target: Path) -> Path:
+    """A copy of the scenes whose image with the most stage-B work (largest crop) sorts last by name.
+
+    Stage B runs the largest tasks first, and stage A prepares images in name order: the
+    last image prepared is the first whose composites are made, right after its pixel
+    cache went to the writer thread (the README's first-contact failure).
+    """
+    raw = _copy_scenes(scenes, target)
+    crops = {p.stem: json.loads(p.read_text()) for p in (raw / "annotations" / "crops").glob("*.json")}
+    largest = max(crops, key=lambda name: (crops[name]["width"] * crops[name]["height"], name))
+    _rename_image(raw, largest, "SynthZZ-9999")
+    return raw
+
+
+def test_in_process_hand_off_is_ordered_whatever_the_writer_speed(
+    scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ccharmony.dataset.writer import DatasetWriter
+
+    raw = _largest_sorts_last(scenes, tmp_path / "swapped")
+    reference = tmp_path / "reference"
+    _build(raw, reference)
+    original = DatasetWriter._write_now
+
+    def slow(self: DatasetWriter, path: Path, data: object) -> None:
+        if path.suffix == ".npy":
+            time.sleep(0.05)  # the stage-A pixel cache lands 50 ms late, each file
+        original(self, path, data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DatasetWriter, "_write_now", slow)
+    # Without the completion handle, stage B reads a cache file still queued: the test can fail.
+    real_wait = DatasetWriter.wait_for
+    monkeypatch.setattr(DatasetWriter, "wait_for", lambda self, paths: None)
+    with pytest.raises(FileNotFoundError, match=r"\.(real-bgr|mask-bits)\.npy"):
+        _build(raw, tmp_path / "unordered")
+    monkeypatch.setattr(DatasetWriter, "wait_for", real_wait)
+    _build(raw, tmp_path / "slow")
+    assert _tree(tmp_path / "slow") == _tree(reference)
+    assert _build_json(tmp_path / "slow") == _build_json(reference)
+
+
+def test_relative_out_is_written_once(built: Path, scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relative --out (the README's `--out dataset`): the folder is never joined to itself."""
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    summary = _build(scenes, Path("ds"))
+    assert summary.out == Path("ds")
+    assert sorted(p.name for p in work.iterdir()) == ["ds"]
+    assert not (work / "ds" / "ds").exists()
+    assert _tree(work / "ds") == _tree(built)
+    assert _build_json(work / "ds") == _build_json(built)

@@ -303,7 +303,8 @@ def test_third_party_layout(tmp_path: Path) -> None:
     assert report.ok
     statuses = {check.name: check.status for check in report.checks}
     assert {name for name, status in statuses.items() if status == "skipped"} == {
-        "sha256", "recorded-size", "metadata-rows", "deep-reapply", "counts-build", "counts-card"}
+        "sha256", "recorded-size", "metadata-rows", "metadata-values", "deep-reapply", "counts-build",
+        "counts-card", "build-complete"}
     assert statuses["metadata"] == "note"
     assert statuses["outside-mask-equal"] == statuses["split-near-duplicates"] == "ok"
     assert report.summary["splits"]["train"]["composites"] == 4
@@ -370,7 +371,7 @@ def test_cli_exit_codes(dataset: Path, tmp_path: Path) -> None:
     assert broken.returncode == 1
     assert "PROBLEM split-duplicates" in broken.stdout and f"{TRAIN_LIST}:5" in broken.stdout
     missing = _cli(str(tmp_path / "absent"))
-    assert missing.returncode == 2
+    assert missing.returncode == 1  # a run-time failure (2 is kept for usage errors)
     assert missing.stderr.strip().splitlines() == [
         f"ccharmony verify: error: dataset folder {tmp_path / 'absent'} does not exist"]
 
@@ -396,3 +397,43 @@ def test_built_dataset_verifies_clean(built: Path) -> None:
     assert report.ok, {check.name: check.evidence for check in report.problems}
     assert report.check("deep-reapply").status == "ok"
     assert report.check("sha256").status == "ok"
+
+
+# --- hostile folders: nothing outside is read, unfinished builds and empty splits are problems -----
+
+
+def test_paths_from_data_stay_inside(dataset: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x_a_1.jpg").write_bytes((dataset / COMPOSITE).read_bytes())
+    with open(dataset / TRAIN_LIST, "a") as stream:
+        stream.write("composite_images/../../outside/x_a_1.jpg\n")
+    (dataset / MASK).unlink()
+    (dataset / MASK).symlink_to(outside / "x_a_1.jpg")
+    report = _verify(dataset)
+    check = report.check("paths-inside")
+    assert check.status == "problem"
+    assert check.evidence[f"{TRAIN_LIST}:5"] == ("line 'composite_images/../../outside/x_a_1.jpg' is a path, not a "
+                                            "composite file name; not read")
+    assert check.evidence[MASK].startswith("leads outside the dataset folder (to ")
+    assert report.summary["files_read"] == 15  # 16 files, less the link: nothing outside was opened
+
+
+def test_unfinished_build_and_empty_split(dataset: Path) -> None:
+    (dataset / ".ccharmony-build").mkdir()
+    (dataset / BUILD_FILE).unlink()
+    (dataset / TEST_LIST).write_text("\n")
+    problems = _problems(_verify(dataset))
+    assert problems["build-complete"] == [".ccharmony-build/", BUILD_FILE]
+    assert problems["splits-nonempty"] == [TEST_LIST]
+
+
+def test_non_finite_metadata_values(dataset: Path) -> None:
+    frame = pd.read_parquet(dataset / METADATA_FILE)
+    frame.loc[0, "illuminant_angle_deg"] = float("inf")
+    frame["target_illuminant"] = [[float("nan"), 0.5, 0.5]] * len(frame)
+    frame.to_parquet(dataset / METADATA_FILE, index=False)
+    check = _verify(dataset).check("metadata-values")
+    assert check.status == "problem" and len(check.files) == 8
+    first = check.evidence[check.files[0]]
+    assert "target_illuminant [nan, 0.5, 0.5]" in first

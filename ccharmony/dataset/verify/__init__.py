@@ -9,7 +9,8 @@ any folder in the iHarmony4 layout (iHarmony4 subsets, the ccHarmony download):
 -   :func:`verify_dataset`: run every check and return a :class:`VerifyReport`.
 -   :class:`VerifyReport`, :class:`Check`: the result, with ``to_dict`` and
     ``write_json``.
--   :func:`format_report`: the readable terminal summary.
+-   :func:`format_report`: the readable terminal summary (file names escaped).
+-   :func:`check_report_destination`: refuse an unwritable ``--json`` path early.
 -   :data:`CHECKS`: the name and meaning of every check.
 
 Tolerance rule ("within the codec's error, measured, not guessed").
@@ -72,10 +73,18 @@ References
 
 from __future__ import annotations
 
-from ccharmony.dataset.verify._report import CHECKS, STATUSES, Check, VerifyReport, format_report
+from ccharmony.dataset.verify._report import (
+    CHECKS,
+    STATUSES,
+    Check,
+    VerifyReport,
+    check_report_destination,
+    format_report,
+)
 from ccharmony.dataset.verify._run import verify_dataset
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
 
-__all__ = ["CHECKS", "STATUSES", "Check", "VerifyReport", "format_report", "verify_dataset"]
+__all__ = ["CHECKS", "STATUSES", "Check", "VerifyReport", "check_report_destination", "format_report",
+           "verify_dataset"]

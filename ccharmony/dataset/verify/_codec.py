@@ -11,6 +11,7 @@ where that error is measured by re-encoding the reference image itself.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,10 @@ import cv2
 import numpy as np
 
 from ccharmony._types import NDArray
+from ccharmony.errors import CCHarmonyError, DatasetError
+from ccharmony.io.files import open_regular
+from ccharmony.io.limits import DEFAULT_MAX_PIXELS, check_image_size, opencv_failure
+from ccharmony.io.paths import inside
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
@@ -77,6 +82,8 @@ class FileInfo:
     """Estimated JPEG quality (IJG scale 1-100); None for lossless files."""
     sampling: tuple[int, int] = (1, 1)
     """JPEG luma sampling factors (horizontal, vertical) relative to chroma: (2, 2) is 4:2:0."""
+    outside: str | None = None
+    """Why the file was not read because it leads outside the dataset folder (None: inside)."""
 
     @property
     def lossy(self) -> bool:
@@ -135,14 +142,33 @@ def jpeg_quality(data: bytes) -> int | None:
     return jpeg_parameters(data)[0]
 
 
-def read_image(root: Path, relative: str, *, mask: bool = False) -> tuple[FileInfo, np.ndarray | None]:
-    """Read, hash, check and decode one file; the array is ``(H, W, 3)`` BGR or, for masks, as stored."""
+def read_image(root: Path, relative: str, *, mask: bool = False,
+               max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[FileInfo, np.ndarray | None]:
+    """
+    Read, hash, check and decode one file; the array is ``(H, W, 3)`` BGR or, for masks, as stored.
+
+    The file must resolve inside ``root`` (a name with ``..`` or a symbolic link
+    pointing out of the dataset is reported in ``FileInfo.outside`` and not
+    read), be a regular file (a FIFO or device is reported, never opened
+    blocking), carry the signature its extension names, and declare at most
+    ``max_pixels`` pixels in its header (checked before decoding).
+    """
     info = FileInfo(path=relative)
+    if inside(root, relative) is None:
+        info.exists = True
+        info.outside = f"leads outside the dataset folder (to {os.path.realpath(root / relative)}); not read"
+        return info, None
     path = root / relative
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        info.problem = "missing"
+        with open_regular(path, what="an image file", error=DatasetError) as handle:
+            data = handle.read()
+    except DatasetError as error:
+        if not os.path.lexists(path):
+            info.problem = "missing"
+            return info, None
+        info.exists = True
+        message = str(error)
+        info.problem = message[len(str(path)) + 2:] if message.startswith(f"{path}: ") else message
         return info, None
     except OSError as error:
         info.exists = True
@@ -166,7 +192,8 @@ def read_image(root: Path, relative: str, *, mask: bool = False) -> tuple[FileIn
         info.quality = quality or 100
     elif suffix == ".png":
         if data[:8] != b"\x89PNG\r\n\x1a\n":
-            info.problem = "not a PNG (bad signature)"
+            jpeg = data[:3] == b"\xff\xd8\xff"
+            info.problem = "a JPEG named .png (bad PNG signature)" if jpeg else "not a PNG (bad signature)"
             return info, None
         if b"IEND" not in data[-16:]:
             info.problem = "truncated PNG (no IEND chunk at the end)"
@@ -174,8 +201,18 @@ def read_image(root: Path, relative: str, *, mask: bool = False) -> tuple[FileIn
     elif suffix not in LOSSLESS_EXTENSIONS:
         info.problem = f"unsupported extension {suffix!r}"
         return info, None
+    try:
+        check_image_size(data, name=relative, max_pixels=max_pixels, allow_unknown=False)
+    except CCHarmonyError as error:
+        message = str(error)
+        info.problem = message[len(relative) + 2:] if message.startswith(f"{relative}: ") else message
+        return info, None
     flags = (cv2.IMREAD_UNCHANGED if mask else cv2.IMREAD_COLOR) | cv2.IMREAD_IGNORE_ORIENTATION
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
+    except cv2.error as error:
+        info.problem = f"does not decode: {opencv_failure(error)}"
+        return info, None
     if image is None or image.size == 0:
         info.problem = "does not decode"
         return info, None

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ccharmony.dataset.phash import phash
+from ccharmony.io.limits import DEFAULT_MAX_PIXELS
 from ccharmony.dataset.verify._codec import (
     TOLERANCE_FACTOR,
     TOLERANCE_MEAN_OFFSET,
@@ -55,6 +56,7 @@ class ForegroundTask:
     composites: tuple[CompositeTask, ...]
     deep: bool = False
     want_phash: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
 
 @dataclass
@@ -145,8 +147,8 @@ def check_foreground(task: ForegroundTask) -> ForegroundResult:
 def _check_foreground(task: ForegroundTask) -> ForegroundResult:
     root = Path(task.root)
     result = ForegroundResult()
-    real_info, real = read_image(root, task.real)
-    mask_info, mask_raw = read_image(root, task.mask, mask=True)
+    real_info, real = read_image(root, task.real, max_pixels=task.max_pixels)
+    mask_info, mask_raw = read_image(root, task.mask, mask=True, max_pixels=task.max_pixels)
     result.files += [real_info, mask_info]
     foreground = None
     if mask_raw is not None:
@@ -184,7 +186,7 @@ def _check_foreground(task: ForegroundTask) -> ForegroundResult:
             reapply = reapply_transfer
 
     for composite_task in task.composites:
-        info, composite = read_image(root, composite_task.composite)
+        info, composite = read_image(root, composite_task.composite, max_pixels=task.max_pixels)
         result.files.append(info)
         outcome = CompositeResult(composite=composite_task.composite)
         result.composites.append(outcome)

@@ -8,6 +8,7 @@ import json
 import math
 import multiprocessing
 import os
+import stat
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
@@ -38,6 +39,9 @@ from ccharmony.dataset.verify._codec import FileInfo
 from ccharmony.dataset.verify._pixels import CompositeTask, ForegroundResult, ForegroundTask, check_foreground
 from ccharmony.dataset.verify._report import CHECKS, Check, VerifyReport
 from ccharmony.errors import ConfigError, DatasetError
+from ccharmony.io.files import file_kind, open_regular, read_regular_text
+from ccharmony.io.limits import DEFAULT_MAX_PIXELS
+from ccharmony.io.paths import inside
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
@@ -85,11 +89,50 @@ def _bare(value: str) -> str:
     return text.removeprefix("./")
 
 
+def _plain_name(name: str) -> bool:
+    """Whether a bare name read from a list or the metadata is one file name (no folder, no '..')."""
+    return bool(name) and "/" not in name and name not in (".", "..") and "\0" not in name
+
+
+def _not_contained(root: Path, name: str) -> str | None:
+    """Why the dataset's file ``name`` must not be read (outside the folder, not a regular file), or None."""
+    if inside(root, name) is None:
+        return f"leads outside the dataset folder (to {os.path.realpath(root / name)}); not read"
+    try:
+        mode = os.stat(root / name).st_mode  # stat does not block on a FIFO, open would
+    except OSError:
+        return None  # missing: the caller's own message
+    if not stat.S_ISREG(mode):
+        return f"is {file_kind(mode)}, not a regular file; not read"
+    return None
+
+
+def _read_text_file(root: Path, name: str, found: _Findings, check: str, what: str) -> str | None:
+    """Read a text file of the dataset's root, or record why not (outside, not regular, not UTF-8)."""
+    refusal = _not_contained(root, name)
+    if refusal is not None:
+        found.add("paths-inside", name, refusal)
+        return None
+    try:
+        return read_regular_text(root / name, what=what, error=DatasetError)
+    except DatasetError as error:
+        found.add(check, name, str(error).removeprefix(f"{root / name}: "))
+        return None
+
+
 def _read_lists(root: Path, found: _Findings) -> tuple[dict[str, list[str]], dict[str, str]]:
     """Return split -> composite names (in order, duplicates kept) and split -> list file name."""
     entries: dict[str, list[str]] = {}
     files: dict[str, str] = {}
     lists = find_split_lists(root)
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        stem = entry.name[:-4] if entry.name.endswith(".txt") else ""
+        if stem.endswith(SPLITS) and not entry.is_file():
+            try:
+                kind = file_kind(os.stat(entry.path).st_mode)
+            except OSError:
+                kind = "a broken symbolic link"
+            found.add("paths-inside", entry.name, f"is {kind}, not a regular file; not read")
     for split in SPLITS:
         candidates = [path.name for path in lists[split]]
         if not candidates:
@@ -99,10 +142,8 @@ def _read_lists(root: Path, found: _Findings) -> tuple[dict[str, list[str]], dic
             for candidate in candidates:
                 found.add("layout", candidate, f"{len(candidates)} {split} lists: keep exactly one *{split}.txt")
         files[split] = candidates[0]
-        try:
-            text = (root / candidates[0]).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            found.add("layout", candidates[0], f"unreadable ({error})")
+        text = _read_text_file(root, candidates[0], found, "layout", "a split list")
+        if text is None:
             continue
         names = []
         first_line: dict[str, int] = {}
@@ -110,6 +151,11 @@ def _read_lists(root: Path, found: _Findings) -> tuple[dict[str, list[str]], dic
             if not line.strip():
                 continue
             name = _bare(line)
+            if not _plain_name(name):
+                # Never read: "composite_images/../../x.jpg" would leave the folder.
+                found.add("paths-inside", f"{candidates[0]}:{number}",
+                          f"line {line.strip()!r} is a path, not a composite file name; not read")
+                continue
             if name in first_line:
                 found.add("split-duplicates", f"{candidates[0]}:{number}",
                           f"{name} repeats line {first_line[name]}")
@@ -123,12 +169,20 @@ def _read_lists(root: Path, found: _Findings) -> tuple[dict[str, list[str]], dic
 def _read_metadata(root: Path, found: _Findings) -> dict[str, dict[str, Any]] | None:
     """Return bare composite name -> metadata row, or None when there is no usable metadata."""
     path = root / METADATA_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
+        return None
+    refusal = _not_contained(root, METADATA_FILE)
+    if refusal is not None:
+        found.add("paths-inside", METADATA_FILE, refusal)
         return None
     try:
         import pandas as pd
 
-        frame = pd.read_parquet(path)
+        with open_regular(path, what="a Parquet table", error=DatasetError) as handle:
+            frame = pd.read_parquet(handle)
+    except DatasetError as error:
+        found.add("metadata-rows", METADATA_FILE, str(error).removeprefix(f"{path}: "))
+        return None
     except Exception as error:  # noqa: BLE001 - pyarrow raises many types for a bad file
         found.add("metadata-rows", METADATA_FILE, f"unreadable: {type(error).__name__}: {error}")
         return None
@@ -138,8 +192,12 @@ def _read_metadata(root: Path, found: _Findings) -> dict[str, dict[str, Any]] | 
         if "composite_file_name" in missing:
             return None
     rows: dict[str, dict[str, Any]] = {}
-    for row in frame.to_dict(orient="records"):
+    for number, row in enumerate(frame.to_dict(orient="records")):
         name = _bare(str(row["composite_file_name"]))
+        if not _plain_name(name):
+            found.add("paths-inside", f"{METADATA_FILE}:row {number}",
+                      f"composite_file_name {row['composite_file_name']!r} is a path outside {COMPOSITE_DIR}/; not read")
+            continue
         if name in rows:
             found.add("metadata-rows", _composite_path(name), "more than one metadata row")
         rows[name] = row
@@ -171,14 +229,15 @@ def _map(tasks: Sequence[ForegroundTask], workers: int, progress: bool) -> Itera
     try:
         if workers == 1 or len(tasks) < 2:
             for task in tasks:
-                yield check_foreground(task)
-                bar.update()
+                result = check_foreground(task)
+                bar.update()  # before yielding: the consumer stops asking after the last result
+                yield result
             return
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             for result in pool.map(check_foreground, tasks, chunksize=max(1, min(8, len(tasks) // (4 * workers)))):
-                yield result
                 bar.update()
+                yield result
     finally:
         bar.close()
 
@@ -189,6 +248,7 @@ def _histogram(values: Sequence[float], edges: Sequence[float] | np.ndarray) -> 
 
 
 def _front_matter(text: str) -> dict[str, Any]:
+    """Return the YAML front matter of a dataset card; ValueError (one line) for anything malformed."""
     import yaml
 
     lines = text.splitlines()
@@ -198,7 +258,15 @@ def _front_matter(text: str) -> dict[str, Any]:
         end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
     except StopIteration:
         raise ValueError("YAML front matter has no closing '---' line") from None
-    data = yaml.safe_load("\n".join(lines[1:end])) or {}
+    try:
+        data = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or type(error).__name__
+        raise ValueError(f"YAML front matter is malformed{where}: {problem}") from None
+    except RecursionError:
+        raise ValueError("YAML front matter is nested too deeply") from None
     if not isinstance(data, dict):
         raise ValueError("YAML front matter is not a mapping")
     return data
@@ -218,30 +286,35 @@ def _card_splits(front: dict[str, Any]) -> dict[str, int]:
 
 
 def _check_counts(root: Path, observed: dict[str, Any], found: _Findings) -> None:
-    build = root / BUILD_FILE
-    if not build.is_file():
+    if not os.path.lexists(root / BUILD_FILE):
         found.skipped["counts-build"] = f"{BUILD_FILE} absent"
     else:
-        try:
-            counts = json.loads(build.read_text(encoding="utf-8"))["counts"]
-            recorded = {key: counts[key] for key in ("images", "foregrounds", "composites")}
-            recorded.update({f"splits.{split}": counts["splits"][split] for split in SPLITS})
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            found.add("counts-build", BUILD_FILE, f"no readable counts ({type(error).__name__}: {error})")
-        else:
-            wrong = [f"{key} {recorded[key]} != {observed[key]} found" for key in recorded
-                     if int(recorded[key]) != observed[key]]
-            if wrong:
-                found.add("counts-build", BUILD_FILE, "; ".join(wrong))
+        text = _read_text_file(root, BUILD_FILE, found, "counts-build", "a JSON file")
+        if text is not None:
+            try:
+                counts = json.loads(text)["counts"]
+                recorded = {key: counts[key] for key in ("images", "foregrounds", "composites")}
+                recorded.update({f"splits.{split}": counts["splits"][split] for split in SPLITS})
+                wrong = [f"{key} {recorded[key]} != {observed[key]} found" for key in recorded
+                         if int(recorded[key]) != observed[key]]
+            except RecursionError:
+                found.add("counts-build", BUILD_FILE, "no readable counts (JSON nested too deeply)")
+            except (ValueError, KeyError, TypeError, IndexError, OverflowError) as error:
+                found.add("counts-build", BUILD_FILE, f"no readable counts ({type(error).__name__}: {error})")
             else:
-                found.details["counts-build"] = "images, foregrounds, composites and split sizes match build.json"
-    card = root / CARD_FILE
-    if not card.is_file():
+                if wrong:
+                    found.add("counts-build", BUILD_FILE, "; ".join(wrong))
+                else:
+                    found.details["counts-build"] = "images, foregrounds, composites and split sizes match build.json"
+    if not os.path.lexists(root / CARD_FILE):
         found.skipped["counts-card"] = f"{CARD_FILE} absent"
         return
+    text = _read_text_file(root, CARD_FILE, found, "counts-card", "a dataset card")
+    if text is None:
+        return
     try:
-        splits = _card_splits(_front_matter(card.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        splits = _card_splits(_front_matter(text))
+    except (ValueError, KeyError, TypeError, IndexError, OverflowError) as error:
         found.add("counts-card", CARD_FILE, f"no readable split sizes ({error})")
         return
     wrong = [f"{split} {splits.get(split)} != {observed[f'splits.{split}']} found" for split in SPLITS
@@ -252,6 +325,54 @@ def _check_counts(root: Path, observed: dict[str, Any], found: _Findings) -> Non
         found.details["counts-card"] = "split sizes match the card's dataset_info"
 
 
+def _check_build_complete(root: Path, has_metadata: bool, found: _Findings) -> None:
+    """An unfinished build: its work folder is still there, or the metadata lacks the card or build.json."""
+    from ccharmony.dataset.builder import STATE_DIR
+
+    if os.path.lexists(root / STATE_DIR):
+        found.add("build-complete", f"{STATE_DIR}/",
+                  "an unfinished build's work folder is still there; run the same `ccharmony build` again "
+                  "to finish it")
+    if has_metadata:
+        for name in (BUILD_FILE, CARD_FILE):
+            if not os.path.lexists(root / name):
+                found.add("build-complete", name,
+                          f"missing beside {METADATA_FILE}: the build did not finish (run it again)")
+    elif not found.problems.get("build-complete"):
+        found.skipped["build-complete"] = f"{METADATA_FILE} absent (third-party layout): not a ccharmony build"
+
+
+_FINITE_COLUMNS = ("source_illuminant", "target_illuminant", "source_illuminant_srgb", "target_illuminant_srgb",
+                   "illuminant_angle_deg", "foreground_ratio", "width", "height")
+
+
+def _non_finite(value: Any) -> bool:
+    """Whether a metadata value (a number or a list of numbers) holds NaN, an infinity or a non-number."""
+    if value is None:
+        return True
+    try:
+        numbers = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return True
+    return numbers.size == 0 or not bool(np.all(np.isfinite(numbers)))
+
+
+def _shown(value: Any) -> str:
+    try:
+        numbers = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return repr(value)
+    return str(numbers.tolist()) if numbers.ndim else str(float(numbers))
+
+
+def _check_metadata_values(rows: dict[str, dict[str, Any]], found: _Findings) -> None:
+    for name, row in rows.items():
+        bad = [column for column in _FINITE_COLUMNS if column in row and _non_finite(row[column])]
+        if bad:
+            found.add("metadata-values", _composite_path(name),
+                      "non-finite (NaN, infinite or missing) " + ", ".join(f"{c} {_shown(row[c])}" for c in bad))
+
+
 def verify_dataset(
     path: PathType,
     *,
@@ -259,6 +380,7 @@ def verify_dataset(
     workers: int = 1,
     progress: bool = True,
     near_duplicate_distance: int = NEAR_DUPLICATE_DISTANCE,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> VerifyReport:
     """
     Verify a dataset folder and report every check by name with the files involved.
@@ -276,6 +398,9 @@ def verify_dataset(
         Show a progress bar on stderr.
     near_duplicate_distance
         Largest perceptual-hash distance (bits of 64) counted as a near duplicate.
+    max_pixels
+        Largest image decoded; a file whose header declares more pixels is a
+        ``decode`` problem and is not decoded (:mod:`ccharmony.io.limits`).
 
     Returns
     -------
@@ -292,6 +417,9 @@ def verify_dataset(
     Notes
     -----
     The tolerance rule for lossy files is given in :mod:`ccharmony.dataset.verify`.
+    Nothing outside ``path`` is read: list lines and metadata names that are
+    paths, and files whose symbolic links lead out of the folder, are
+    ``paths-inside`` problems; FIFOs and devices are reported, never opened.
     Each real image and mask is read once per foreground; only the
     composites are read once each.
 
@@ -310,7 +438,7 @@ def verify_dataset(
     if not root.exists():
         raise DatasetError(f"dataset folder {root} does not exist")
     if not root.is_dir():
-        raise DatasetError(f"dataset path {root} is not a folder")
+        raise DatasetError(f"dataset path {root} is a file, not a folder; give the dataset folder")
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
     if not (root / COMPOSITE_DIR).is_dir() and not any(find_split_lists(root).values()):
@@ -321,7 +449,11 @@ def verify_dataset(
         if not (root / folder).is_dir():
             found.add("layout", f"{folder}/", "folder missing")
 
+    _check_build_complete(root, os.path.lexists(root / METADATA_FILE), found)
     lists, list_files = _read_lists(root, found)
+    for split in SPLITS:
+        if split in lists and not lists[split]:
+            found.add("splits-nonempty", list_files[split], f"the {split} list names no composite")
     membership: dict[str, list[str]] = defaultdict(list)
     for split, names in lists.items():
         for name in dict.fromkeys(names):
@@ -331,12 +463,12 @@ def verify_dataset(
             found.add("split-exclusive", _composite_path(name), f"listed in {' and '.join(splits)}")
     rows = _read_metadata(root, found)
     if rows is not None:
-        pass
+        _check_metadata_values(rows, found)
     elif found.problems.get("metadata-rows"):
-        for name in ("sha256", "recorded-size"):
+        for name in ("sha256", "recorded-size", "metadata-values"):
             found.skipped[name] = f"{METADATA_FILE} unreadable: nothing recorded to compare with"
     else:
-        skipped = ["sha256", "recorded-size", "metadata-rows", "deep-reapply"]
+        skipped = ["sha256", "recorded-size", "metadata-rows", "metadata-values", "deep-reapply"]
         for name in skipped:
             found.skipped[name] = f"{METADATA_FILE} absent (third-party layout): nothing recorded to compare with"
         found.notes.append(Check("metadata", "note", [], (
@@ -380,7 +512,8 @@ def verify_dataset(
             for n in members)
         tasks.append(ForegroundTask(str(root), f"{REAL_DIR}/{real_name(identifier)}",
                                     f"{MASK_DIR}/{mask_name(identifier, foreground)}", composites,
-                                    deep=run_deep, want_phash=identifier not in seen_images))
+                                    deep=run_deep, want_phash=identifier not in seen_images,
+                                    max_pixels=max_pixels))
         seen_images.add(identifier)
 
     infos: dict[str, FileInfo] = {}
@@ -395,7 +528,9 @@ def verify_dataset(
         for info in result.files:
             if info.path not in infos:
                 infos[info.path] = info
-                if info.problem == "missing":
+                if info.outside:
+                    found.add("paths-inside", info.path, info.outside)
+                elif info.problem == "missing":
                     found.add("files-exist", info.path, "missing")
                 elif info.problem:
                     found.add("decode", info.path, info.problem)
@@ -504,7 +639,10 @@ def _check_metadata(rows: dict[str, dict[str, Any]], membership: dict[str, list[
         for column, folder in (("real_file_name", REAL_DIR), ("mask_file_name", MASK_DIR)):
             if column in row:
                 file = _normalised(row[column], folder)
-                if file not in infos and not (root / file).is_file():
+                if inside(root, file) is None:
+                    found.add("paths-inside", path, f"{column} {row[column]!r} leads outside the dataset folder; "
+                                                    "not read")
+                elif file not in infos and not (root / file).is_file():
                     found.add("files-exist", file, f"missing (named by the metadata row of {name})")
 
 
@@ -526,9 +664,13 @@ def _summary(lists: dict[str, list[str]], parsed: dict[str, tuple[str, str, int]
                 if name in rows:
                     cameras[str(rows[name].get("source_camera", "unknown"))][split] += 1
         for row in rows.values():
-            angle = row.get("illuminant_angle_deg")
-            if angle is not None and not (isinstance(angle, float) and math.isnan(angle)):
-                angles.append(float(angle))
+            angle: Any = row.get("illuminant_angle_deg")
+            try:
+                value = float(angle)
+            except (TypeError, ValueError):
+                continue
+            if math.isfinite(value):  # non-finite values are a metadata-values problem, not a bin
+                angles.append(value)
     summary["cameras"] = {camera: dict(counts) for camera, counts in sorted(cameras.items())}
     summary["foreground_ratio"] = _histogram(ratios, np.linspace(0.0, 1.0, 11))
     top = max(5.0, 5.0 * math.ceil(max(angles) / 5.0)) if angles else 5.0
@@ -536,6 +678,6 @@ def _summary(lists: dict[str, list[str]], parsed: dict[str, tuple[str, str, int]
     qualities = Counter(info.quality for path, info in infos.items()
                         if path.startswith(COMPOSITE_DIR) and info.quality is not None)
     summary["jpeg_quality"] = {int(q): n for q, n in sorted(qualities.items())}
-    summary["files_read"] = len(infos)
+    summary["files_read"] = sum(1 for info in infos.values() if info.sha256 is not None)  # opened and read
     summary["bytes_read"] = int(sum(info.n_bytes for info in infos.values()))
     return summary
