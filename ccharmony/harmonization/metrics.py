@@ -14,7 +14,9 @@ Define the per-image evaluation metrics of image harmonization, computed on
 -   :func:`foreground_ratio_group`: the foreground-ratio bin of the field.
 -   :data:`METRIC_NAMES`, :data:`FOREGROUND_RATIO_GROUPS`, :data:`PSNR_PEAKS`.
 
-Conventions (named in every report):
+These are the metrics of the ``ours`` protocol (the first ``ccharmony
+benchmark``); the peers' evaluations, and the default ``bcmi`` protocol, are in
+:mod:`ccharmony.harmonization.protocols`. Conventions (named in every report):
 
 -   ``MSE = mean((pred - real)^2)`` over ``H x W x 3``.
 -   ``fMSE = sum(mask * (pred - real)^2) / (3 * sum(mask))``: the squared error

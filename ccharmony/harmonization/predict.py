@@ -10,12 +10,16 @@ Apply harmonization models and score them:
     inference size with the colour change up-sampled to the input size.
 -   :func:`harmonize`: harmonize one composite of any size (the
     ``ccharmony harmonize`` command).
--   :func:`evaluate`: per-image metrics of a model on a test set at 256x256.
+-   :func:`evaluate`: per-image metrics of a model on a test set under an
+    evaluation protocol (:mod:`ccharmony.harmonization.protocols`).
 -   :func:`score_prediction_folder`: re-score saved prediction PNGs.
--   :func:`to_uint8`: the quantisation every score is computed on.
+-   :func:`to_uint8`: 8-bit quantisation of images in [0, 1].
+-   :func:`scored_to_uint8`: the 8-bit image of a scored prediction.
 
-Predictions are quantised to 8 bits (``round(clip(255 x))``) before scoring,
-so that the PNGs written with ``--save-predictions`` reproduce the scores.
+The protocol decides how a model's output is scored: a float clamped to
+[0, 255] (``bcmi``, ``issam``, as the peers score their networks), or uint8
+(``ours``: rounded, so that PNGs written with ``--save-predictions``
+reproduce the scores exactly; ``iih``: truncated).
 
 References
 ----------
@@ -26,7 +30,8 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +41,16 @@ from torch import nn
 
 from ccharmony._types import ArrayLike, NDArrayUInt8, PathType
 from ccharmony.errors import ConfigError, DatasetError
-from ccharmony.harmonization.data import HarmonizationDataset, make_loader, read_rgb
-from ccharmony.harmonization.engine import CHECKPOINT_FORMAT, resolve_device
-from ccharmony.harmonization.metrics import score_image
-from ccharmony.harmonization.models import ModelOptions, build_model
+from ccharmony.harmonization.data import HarmonizationDataset
+from ccharmony.harmonization.engine import resolve_device
+from ccharmony.harmonization.protocols import (
+    DEFAULT_PROTOCOL,
+    EvaluationProtocol,
+    EvaluationSample,
+    get_protocol,
+    read_samples,
+)
+from ccharmony.harmonization.protocols.base import read_file_bytes_hashed
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
@@ -50,6 +61,7 @@ __all__ = [
     "harmonize",
     "evaluate",
     "score_prediction_folder",
+    "scored_to_uint8",
     "to_uint8",
 ]
 
@@ -74,25 +86,19 @@ def load_model(checkpoint: PathType, *, device: str = "cpu") -> tuple[nn.Module,
     Raises
     ------
     ConfigError
-        When the file is missing or not a ccharmony checkpoint.
+        When the file is missing, not a regular file, not a ccharmony
+        checkpoint, or holds bad options or weights that do not fit the model
+        (:func:`~ccharmony.harmonization.checkpoint.read_checkpoint`).
     """
+    from ccharmony.harmonization.checkpoint import build_from_checkpoint, read_checkpoint
+
     path = Path(checkpoint)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise ConfigError(f"{path}: checkpoint not found")
     target = resolve_device(device)
-    try:
-        state = torch.load(path, map_location=target, weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise ConfigError(f"{path}: not a readable checkpoint ({type(error).__name__})") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT or "model_name" not in state:
-        raise ConfigError(f"{path}: not a ccharmony harmonization checkpoint (format {CHECKPOINT_FORMAT})")
-    model = build_model(state["model_name"], ModelOptions.from_dict(state.get("model_options", {})))
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as error:
-        raise ConfigError(f"{path}: weights do not match model {state['model_name']!r}: {error}") from None
-    meta = {key: value for key, value in state.items() if key not in ("model", "optimizer", "scheduler", "scaler")}
-    return model.to(target).eval(), meta
+    state = read_checkpoint(path, device=target)
+    model = build_from_checkpoint(state)
+    return model.to(target).eval(), dict(state.meta)
 
 
 @torch.no_grad()
@@ -220,6 +226,30 @@ def harmonize(
     return np.where(mask_array[..., None], out, image.astype(np.uint8))
 
 
+def _resolve_protocol(
+    protocol: str | EvaluationProtocol | None, psnr_peak: str | None, size: int
+) -> EvaluationProtocol:
+    if protocol is None and psnr_peak is not None:
+        # The first benchmark's call (a peak, no protocol): its own conventions.
+        return get_protocol("ours", size=size, psnr_peak=psnr_peak)
+    return get_protocol(DEFAULT_PROTOCOL if protocol is None else protocol, size=size, psnr_peak=psnr_peak)
+
+
+def scored_to_uint8(prediction: np.ndarray) -> NDArrayUInt8:
+    """
+    Return the 8-bit image of a scored prediction (0..255 values), rounded.
+
+    For the uint8 protocols (``ours``, ``iih``) this is exactly the array
+    scored, so a saved PNG re-scores to the same numbers.
+
+    Examples
+    --------
+    >>> scored_to_uint8(np.array([[[0.4, 127.5, 300.0]]])).tolist()
+    [[[0, 128, 255]]]
+    """
+    return np.clip(np.round(np.asarray(prediction, dtype=np.float64)), 0, 255).astype(np.uint8)
+
+
 def evaluate(
     model: nn.Module,
     dataset: HarmonizationDataset,
@@ -227,11 +257,14 @@ def evaluate(
     device: str = "cpu",
     batch_size: int = 8,
     inference_size: int | None = None,
-    psnr_peak: str = "255",
+    protocol: str | EvaluationProtocol | None = None,
+    psnr_peak: str | None = None,
     on_prediction: Callable[[str, NDArrayUInt8], None] | None = None,
+    samples: Sequence[EvaluationSample] | None = None,
+    seed: int | None = None,
 ) -> list[dict[str, float | str]]:
     """
-    Score a model on every image of an evaluation dataset.
+    Score a model on every image of an evaluation dataset under a protocol.
 
     Parameters
     ----------
@@ -239,47 +272,79 @@ def evaluate(
         Model (moved to ``device`` and put in eval mode, in place).
     dataset
         :class:`~ccharmony.harmonization.data.HarmonizationDataset` with
-        ``train=False`` (the field evaluates at ``size=256``).
+        ``train=False``: its files and its ``size`` (the evaluation size, 256
+        in the field) are used; the protocol reads and resizes the files.
     device
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
     batch_size
         Images per forward pass.
     inference_size
         See :func:`predict_batch`.
+    protocol
+        A protocol name of :data:`~ccharmony.harmonization.protocols.PROTOCOLS`
+        or a protocol (default ``bcmi``); with only ``psnr_peak`` given, the
+        ``ours`` protocol with that peak (the first benchmark's call).
     psnr_peak
-        ``"255"`` or ``"max-real"``.
+        ``"255"`` or ``"max-real"``, for the ``ours`` protocol.
     on_prediction
         Called with ``(name, uint8 prediction)`` for each image (saving,
-        picture grids).
+        picture grids): :func:`scored_to_uint8` of the scored array.
+    samples
+        The test samples already read with this protocol
+        (:func:`~ccharmony.harmonization.protocols.read_samples`), to share
+        them between models; read here when ``None``.
+    seed
+        Training seed of the model, copied into every row (``seed`` key) for
+        multi-seed reports.
 
     Returns
     -------
     list of dict
-        One dict per image: ``name`` and every metric of
-        :func:`~ccharmony.harmonization.metrics.score_image`.
+        One dict per image: ``name``, ``photo``, ``sha256``, every metric of
+        :data:`~ccharmony.harmonization.metrics.METRIC_NAMES` and
+        ``foreground_ratio`` (and ``seed`` when given).
 
     Raises
     ------
     DatasetError
-        When the dataset augments (``train=True``).
+        When the dataset augments (``train=True``) or ``samples`` does not
+        match it.
+    ConfigError
+        For an unknown protocol or a peak it does not allow.
+
+    Notes
+    -----
+    The model sees the protocol's composite (uint8 / 255) and mask (soft for
+    ``bcmi`` and ``issam``, as the peers feed their networks); its output in
+    [0, 1] becomes the scored array by the protocol's rule (a clamped float
+    for ``bcmi``/``issam``, uint8 for ``ours``/``iih``).
     """
     if dataset.train:
         raise DatasetError(f"{dataset.folder}: evaluate needs a dataset built with train=False")
+    chosen = _resolve_protocol(protocol, psnr_peak, dataset.size)
+    if samples is not None and [sample.name for sample in samples] != dataset.names:
+        raise DatasetError(f"{dataset.folder}: the samples given are not the dataset's {len(dataset)} composites")
     target = resolve_device(device)
     model.to(target).eval()
-    loader = make_loader(dataset, batch_size=batch_size, shuffle=False)
     rows: list[dict[str, float | str]] = []
-    names = dataset.names
-    for batch in loader:
-        predictions = predict_batch(
-            model, batch["images"].to(target), batch["masks"].to(target), inference_size=inference_size
-        ).cpu()
-        for offset, index in enumerate(batch["index"].tolist()):
-            _, real, mask = dataset.read(index)
-            prediction = to_uint8(predictions[offset])
+    step = max(1, int(batch_size))
+    for start in range(0, len(dataset), step):
+        # Without shared samples, read one batch at a time (memory independent of the test set's size).
+        chunk = (samples[start:start + step] if samples is not None
+                 else read_samples(dataset.folder, dataset.paths[start:start + step], chosen))
+        images = torch.from_numpy(np.stack([sample.composite for sample in chunk]).transpose(0, 3, 1, 2).copy())
+        images = images.float().div_(255.0)
+        masks = torch.from_numpy(np.stack([sample.mask for sample in chunk]).astype(np.float32))[:, None]
+        predictions = predict_batch(model, images.to(target), masks.to(target), inference_size=inference_size).cpu()
+        for offset, sample in enumerate(chunk):
+            scored = chosen.prediction_from_model(predictions[offset].numpy().transpose(1, 2, 0))
             if on_prediction is not None:
-                on_prediction(names[index], prediction)
-            rows.append({"name": names[index], **score_image(prediction, real, mask, psnr_peak=psnr_peak)})
+                on_prediction(sample.name, scored_to_uint8(scored))
+            row: dict[str, float | str] = {"name": sample.name, "photo": sample.photo, "sha256": sample.sha256,
+                                           **chosen.score(scored, sample)}
+            if seed is not None:
+                row["seed"] = int(seed)
+            rows.append(row)
     return rows
 
 
@@ -287,19 +352,24 @@ def score_prediction_folder(
     folder: PathType,
     dataset: HarmonizationDataset,
     *,
-    psnr_peak: str = "255",
+    psnr_peak: str | None = None,
+    protocol: str | EvaluationProtocol | None = None,
 ) -> list[dict[str, float | str]]:
     """
-    Re-score saved prediction PNGs (``<folder>/<name>.png``) against a dataset.
+    Re-score saved predictions (``<folder>/<name>.png``) against a dataset.
 
     Parameters
     ----------
     folder
-        Folder of 8-bit RGB PNGs named after the composites.
+        Folder of 8-bit RGB PNGs named after the composites (as
+        ``--save-predictions`` writes them).
     dataset
         The evaluation dataset they were predicted on (``train=False``).
-    psnr_peak
-        ``"255"`` or ``"max-real"``.
+    psnr_peak, protocol
+        As :func:`evaluate`, except that without ``protocol`` this is the
+        ``ours`` protocol (peak ``psnr_peak``, default 255): the conventions
+        of the run folders this function was written for. Pass the run's
+        protocol for other runs.
 
     Returns
     -------
@@ -310,14 +380,21 @@ def score_prediction_folder(
     ------
     UnreadableImageError
         When a prediction is missing or unreadable.
-    DatasetError
-        When a prediction's size differs from the evaluation size.
+
+    Notes
+    -----
+    A prediction not at the evaluation size is resized by the protocol's rule;
+    for predictions of any method, any size, JPEG or PNG, with missing and
+    extra files listed, use
+    :func:`ccharmony.harmonization.scoring.score_predictions`.
     """
+    chosen = _resolve_protocol(protocol, "255" if protocol is None and psnr_peak is None else psnr_peak,
+                               dataset.size)
     rows: list[dict[str, float | str]] = []
-    for index, name in enumerate(dataset.names):
-        prediction = read_rgb(Path(folder) / f"{name}.png")
-        _, real, mask = dataset.read(index)
-        if prediction.shape != real.shape:
-            raise DatasetError(f"{Path(folder) / (name + '.png')}: size {prediction.shape} != {real.shape}")
-        rows.append({"name": name, **score_image(prediction, real, mask, psnr_peak=psnr_peak)})
+    for sample in read_samples(dataset.folder, dataset.paths, chosen):
+        path = Path(folder) / f"{sample.name}.png"
+        data, _ = read_file_bytes_hashed(path)
+        prediction = chosen.prediction_from_file(chosen.decode_prediction(data, name=str(path)))
+        rows.append({"name": sample.name, "photo": sample.photo, "sha256": sample.sha256,
+                     **chosen.score(prediction, sample)})
     return rows
