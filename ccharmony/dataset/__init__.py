@@ -13,4 +13,6 @@ Build, describe and verify harmonization datasets in the iHarmony4 layout:
 -   :mod:`ccharmony.dataset.reapply`: re-creating a composite from its recorded transfer.
 -   :mod:`ccharmony.dataset.card`: the generated ``DATASET_CARD.md``.
 -   :mod:`ccharmony.dataset.verify`: ``ccharmony verify``; :mod:`ccharmony.dataset.phash`.
+-   :mod:`ccharmony.dataset.store`: datasets and inputs on object stores (fsspec URLs);
+    :mod:`ccharmony.dataset.store_build`, :mod:`ccharmony.dataset.remote`: builds there.
 """

@@ -46,6 +46,12 @@ __all__ = [
     "BUILD_FILE",
     "SPLITS",
     "METADATA_COLUMNS",
+    "MAP_COLUMNS",
+    "BUILT_METADATA_COLUMNS",
+    "SPLIT_METADATA_FILES",
+    "README_FILE",
+    "PUBLISHED_IDS_FILE",
+    "MANIFEST_FILE",
     "image_id",
     "real_name",
     "mask_name",
@@ -96,6 +102,37 @@ illuminants through each camera's fixed pipeline into linear sRGB, comparable
 across cameras; ``illuminant_angle_deg`` is the angle between the latter.
 ``transfer`` is the composite's transfer record (JSON text, see
 :mod:`ccharmony.dataset.reapply`)."""
+
+MAP_COLUMNS = ("forward_map", "reverse_map")
+"""Where each of a composite's two maps came from: ``published`` (the annotation
+set's published fitted map, ``polynomial_matching_coefficients/``) or ``refit``
+(fitted on the patch colours); see :attr:`ccharmony.dataset.config.Pipeline.maps`."""
+
+BUILT_METADATA_COLUMNS = (
+    *METADATA_COLUMNS[: METADATA_COLUMNS.index("method") + 1],
+    *MAP_COLUMNS,
+    *METADATA_COLUMNS[METADATA_COLUMNS.index("method") + 1 :],
+)
+"""The columns ``ccharmony build`` writes, in order: :data:`METADATA_COLUMNS`
+(what every reader may rely on) with :data:`MAP_COLUMNS` after ``method``."""
+
+SPLIT_METADATA_FILES = {split: f"metadata{split}.parquet" for split in ("train", "test")}
+"""The rows of each split, the same columns as ``metadata.parquet``: the
+metadata files of the card's Hugging Face ``configs`` (a ``load_dataset(DIR)``
+with one split per file). No separator before the split word, so that
+``load_dataset("imagefolder", data_dir=DIR)`` does not take them for split
+files either."""
+
+README_FILE = "README.md"
+"""The card again, under the one name that ``datasets.load_dataset(DIR)`` and the
+Hugging Face Hub read."""
+
+PUBLISHED_IDS_FILE = "published_ids.csv"
+"""One row per foreground: the annotation set's (published) names beside the dataset ids."""
+
+MANIFEST_FILE = "MANIFEST.json"
+"""Every file of a finished dataset with its sha256 and size, written last; on an
+object store a reader trusts only the files it names (:mod:`ccharmony.dataset.store`)."""
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]*$")
 _FOREGROUND = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]*$")

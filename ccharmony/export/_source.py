@@ -43,6 +43,7 @@ from ccharmony.dataset.layout import (
     COMPOSITE_DIR,
     MASK_DIR,
     METADATA_FILE,
+    PUBLISHED_IDS_FILE,
     REAL_DIR,
     SPLITS,
     find_split_lists,
@@ -283,7 +284,7 @@ def _split_name(key: str, what: str) -> tuple[str, str, int]:
 
 def _provenance(root: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
-    for name in (CARD_FILE, BUILD_FILE):
+    for name in (CARD_FILE, BUILD_FILE, PUBLISHED_IDS_FILE):
         if (root / name).is_file():
             found[name] = resolve_inside(root, name, what=name)
     assets = root / CARD_ASSETS_DIR
