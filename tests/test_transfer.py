@@ -87,7 +87,7 @@ class TestPatchColours:
             read_patch_colors_csv(path)
 
     def test_missing(self, tmp_path: Path) -> None:
-        with pytest.raises(AnnotationError, match=r"nope\.csv: cannot read"):
+        with pytest.raises(AnnotationError, match=r"nope\.csv: no such file"):
             read_patch_colors_csv(tmp_path / "nope.csv")
 
     def test_shared_file(self, shared_dir: Path) -> None:
