@@ -9,9 +9,13 @@ routes tensors generically (the iSSAM convention, :cite:`Sofiiuk2021`):
 -   :class:`MaskWeightedMSE`: the foreground-normalised MSE of the field,
     ``sum((pred - real)^2) / (3 max(sum(mask), A_min))`` per image.
 -   :class:`ImageMSE`: the plain MSE (reconstruction teacher).
--   :class:`RelationDistillationL1`: ``L1(student relation maps on the
-    composite, teacher relation maps on the real image)`` :cite:`Niu2023`.
+-   :class:`RelationDistillation`: the distance (L1 or L2, over the background
+    or every pixel) between the student's relation maps on the composite and
+    the frozen teacher's on the real image :cite:`Niu2023`.
+-   :class:`RelationDistillationL1`: the same, L1 over every pixel (the
+    engine's default term).
 -   :class:`LossTerm`, :func:`compute_loss`: a weighted sum of terms.
+-   :func:`model_loss_terms`: the terms a model definition asks for.
 
 Losses work on the model's scale, RGB in [0, 1] (the field's 0..255 metrics
 are for evaluation only).
@@ -36,11 +40,20 @@ import torch
 from torch import nn
 
 from ccharmony.errors import ConfigError
+from ccharmony.harmonization.models.config import ModelConfig
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
 
-__all__ = ["MaskWeightedMSE", "ImageMSE", "RelationDistillationL1", "LossTerm", "compute_loss"]
+__all__ = [
+    "MaskWeightedMSE",
+    "ImageMSE",
+    "RelationDistillation",
+    "RelationDistillationL1",
+    "LossTerm",
+    "compute_loss",
+    "model_loss_terms",
+]
 
 
 class MaskWeightedMSE(nn.Module):
@@ -50,9 +63,13 @@ class MaskWeightedMSE(nn.Module):
     Parameters
     ----------
     min_area
-        ``A_min``, the least foreground area in pixels of the training size
-        (100 by default, iSSAM's value at 256x256), so that tiny foregrounds
-        do not dominate.
+        ``A_min``, the least foreground area in pixels of the training size,
+        so that tiny foregrounds do not dominate. 100 by default: DucoNet's
+        value at 256x256 (bcmi/DucoNet-Image-Harmonization
+        ``models/DucoNet_256.py``, ``MaskWeightedMSE(min_area=100)``); iSSAM
+        trains with its class default 1000 (SamsungLabs/image_harmonization
+        ``iharm/model/losses.py``, used as ``MaskWeightedMSE()`` in
+        ``models/fixed256/improved_ssam.py``).
 
     Notes
     -----
@@ -99,29 +116,132 @@ class ImageMSE(nn.Module):
 
     Notes
     -----
-    Domain: RGB in [0, 1]. Range: [0, 1].
+    Domain: RGB in [0, 1]. Range: [0, 1] (times the number of predictions).
+
+    A list of predictions (a
+    :class:`~ccharmony.harmonization.models.registry.TeacherSet`'s) gives the
+    sum of their errors, so that each is trained on its own.
 
     Examples
     --------
     >>> float(ImageMSE()(torch.ones(1, 3, 2, 2), torch.zeros(1, 3, 2, 2)))
+    1.0
+    >>> float(ImageMSE()([torch.ones(1, 3, 2, 2), torch.zeros(1, 3, 2, 2)], torch.zeros(1, 3, 2, 2)))
     1.0
     """
 
     pred_keys = ("images",)
     gt_keys = ("target_images",)
 
-    def forward(self, pred: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-        """Return the mean squared error."""
-        return ((pred.float() - real.float()) ** 2).mean()
+    def forward(self, pred: torch.Tensor | Sequence[torch.Tensor], real: torch.Tensor) -> torch.Tensor:
+        """Return the mean squared error (summed over a list of predictions)."""
+        if isinstance(pred, torch.Tensor):
+            return ((pred.float() - real.float()) ** 2).mean()
+        return torch.stack([((p.float() - real.float()) ** 2).mean() for p in pred]).sum()
+
+
+RelationMaps = Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
+
+
+def _pair(student: RelationMaps, teacher: RelationMaps, name: str) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """Pair student and teacher maps: by key for dicts, by position for lists."""
+    if isinstance(student, Mapping):
+        if not isinstance(teacher, Mapping):
+            raise ConfigError(f"{name}: the student's relation maps are keyed but the teacher's are a list; "
+                              "build the teacher with build_teacher(<student>)")
+        missing = [key for key in student if key not in teacher]
+        if missing or not student:
+            raise ConfigError(f"{name}: the teacher has no relation map {missing[0] if missing else None!r}; "
+                              f"it has {sorted(teacher)} (build the teacher with build_teacher(<student>))")
+        return [(key, student[key], teacher[key]) for key in student]
+    if isinstance(teacher, Mapping) or len(student) != len(teacher) or not student:
+        count = len(teacher)
+        raise ConfigError(f"{name}: {len(student)} student maps vs {count} teacher maps")
+    return [(str(index), s, t) for index, (s, t) in enumerate(zip(student, teacher))]
+
+
+class RelationDistillation(nn.Module):
+    """
+    Compute the distance between student and teacher relation maps :cite:`Niu2023`.
+
+    Parameters
+    ----------
+    relation
+        ``"cosine-background"``: average the distance over the background,
+        weighted by ``1 - m`` (the relation of the mask-averaged foreground
+        feature with each background feature); ``"cosine-all"``: over every
+        pixel.
+    distance
+        ``"l1"``: ``|R_s - R_t|``; ``"l2"``: ``(R_s - R_t)^2``.
+    eps
+        Guard of the background area.
+
+    Notes
+    -----
+    Per level, with ``m`` the mask the student resized to that level
+    (``relation_masks``) and ``w = 1 - m`` or 1, the batch mean of
+    ``sum(w d(R_s, R_t)) / max(sum(w), eps)``; the loss is the mean over
+    levels. ``R_s`` is the student's map on the composite, ``R_t`` the frozen
+    teacher's on the real image, both cosine maps in [-1, 1]
+    (:func:`~ccharmony.harmonization.models.relation.relation_map`); maps are
+    paired by key.
+
+    Domain: [-1, 1]. Range: [0, 2] (L1) or [0, 4] (L2).
+
+    References
+    ----------
+    :cite:`Niu2023`
+
+    Examples
+    --------
+    >>> student = {"a": torch.zeros(1, 1, 1, 2)}
+    >>> teacher = {"a": torch.tensor([[[[0.5, 1.0]]]])}
+    >>> masks = {"a": torch.tensor([[[[1.0, 0.0]]]])}
+    >>> float(RelationDistillation("cosine-background")(student, masks, teacher))
+    1.0
+    >>> float(RelationDistillation("cosine-all")(student, masks, teacher))
+    0.75
+    """
+
+    pred_keys = ("relation_maps", "relation_masks")
+    gt_keys = ("teacher_relation_maps",)
+
+    def __init__(self, relation: str = "cosine-background", distance: str = "l1", *, eps: float = 1e-6) -> None:
+        super().__init__()
+        if relation not in ("cosine-background", "cosine-all"):
+            raise ConfigError(f"RelationDistillation: relation must be cosine-background or cosine-all, "
+                              f"got {relation!r}")
+        if distance not in ("l1", "l2"):
+            raise ConfigError(f"RelationDistillation: distance must be l1 or l2, got {distance!r}")
+        self.relation = relation
+        self.distance = distance
+        self.eps = eps
+
+    def forward(self, student: RelationMaps, masks: Mapping[str, torch.Tensor] | Sequence[torch.Tensor],
+                teacher: RelationMaps) -> torch.Tensor:
+        """Return the level-mean distance."""
+        terms = []
+        mask_of = dict(masks) if isinstance(masks, Mapping) else {str(i): m for i, m in enumerate(masks)}
+        for key, s, t in _pair(student, teacher, "RelationDistillation"):
+            difference = s.float() - t.float()
+            error = difference.abs() if self.distance == "l1" else difference**2
+            if self.relation == "cosine-all":
+                terms.append(error.mean())
+                continue
+            weight = 1.0 - mask_of[key].float()
+            area = weight.sum(dim=(1, 2, 3)).clamp_min(self.eps)
+            terms.append(((weight * error).sum(dim=(1, 2, 3)) / area).mean())
+        return torch.stack(terms).mean()
 
 
 class RelationDistillationL1(nn.Module):
     """
-    Compute the L1 distance between student and teacher relation maps.
+    Compute the L1 distance between student and teacher relation maps over every pixel.
 
     Notes
     -----
-    The mean over stages of ``mean |R_student - R_teacher|``, where each ``R``
+    :class:`RelationDistillation` with ``relation="cosine-all"`` and
+    ``distance="l1"``, reading no masks. The mean over stages of ``mean |R_student - R_teacher|``, where each ``R``
     is a ``(B, 1, h, w)`` cosine-similarity map
     (:func:`~ccharmony.harmonization.models.relation_map`): the student's on
     the composite, the frozen teacher's on the real image :cite:`Niu2023`.
@@ -138,18 +258,17 @@ class RelationDistillationL1(nn.Module):
     >>> teacher = [torch.full((1, 1, 2, 2), 0.5)]
     >>> float(RelationDistillationL1()(student, teacher))
     0.5
+
+    Maps keyed by tap (the registry's models) are paired by key; the teacher
+    may hold more maps than the student uses.
     """
 
     pred_keys = ("relation_maps",)
     gt_keys = ("teacher_relation_maps",)
 
-    def forward(self, student: Sequence[torch.Tensor], teacher: Sequence[torch.Tensor]) -> torch.Tensor:
+    def forward(self, student: RelationMaps, teacher: RelationMaps) -> torch.Tensor:
         """Return the stage-mean L1 distance."""
-        if len(student) != len(teacher) or not student:
-            raise ConfigError(
-                f"RelationDistillationL1: {len(student)} student maps vs {len(teacher)} teacher maps"
-            )
-        terms = [(s.float() - t.float()).abs().mean() for s, t in zip(student, teacher)]
+        terms = [(s.float() - t.float()).abs().mean() for _, s, t in _pair(student, teacher, "RelationDistillationL1")]
         return torch.stack(terms).mean()
 
 
@@ -219,3 +338,41 @@ def compute_loss(
     if total is None:
         raise ConfigError("compute_loss: no loss terms given")
     return total, values
+
+
+def model_loss_terms(config: ModelConfig, *, train_size: int) -> list[LossTerm]:
+    """
+    Return the training loss a model definition asks for.
+
+    Parameters
+    ----------
+    config
+        :class:`~ccharmony.harmonization.models.config.ModelConfig` of a network.
+    train_size
+        Side of the training crops in pixels (``A_min`` is scaled from 256).
+
+    Returns
+    -------
+    list of LossTerm
+        ``fn_mse``: :class:`MaskWeightedMSE` with ``config.min_area_at(train_size)``;
+        with distillation, ``relation``: :class:`RelationDistillation` with the
+        config's relation and distance, weighted by its lambda.
+
+    References
+    ----------
+    :cite:`Sofiiuk2021`, :cite:`Niu2023`
+
+    Examples
+    --------
+    >>> from ccharmony.harmonization.models import model_config
+    >>> [(t.name, t.weight) for t in model_loss_terms(model_config("giftnet"), train_size=128)]
+    [('fn_mse', 1.0), ('relation', 0.001)]
+    >>> model_loss_terms(model_config("giftnet"), train_size=128)[0].loss.min_area
+    25.0
+    """
+    terms = [LossTerm("fn_mse", MaskWeightedMSE(config.min_area_at(train_size)), 1.0)]
+    if config.distillation is not None:
+        distillation = config.distillation
+        terms.append(LossTerm("relation", RelationDistillation(distillation.relation, distillation.distance),
+                              distillation.weight))
+    return terms

@@ -1,30 +1,36 @@
 """
-GiftNet
-=======
+GIFT
+====
 
-Define GiftNet :cite:`Niu2023`, re-implemented from the paper's description
-(the official code and weights were never released):
+Define the globally guided feature transformation of GiftNet :cite:`Niu2023`
+(re-implemented from the paper's description; the official code and weights
+were never released) and our earlier U-Net network that carries it:
 
 -   :class:`ModulatedConv2d`: a convolution whose kernel is modulated by
     per-sample, per-input-channel scales and demodulated, as in StyleGAN2
     :cite:`Karras2020`.
--   :class:`GIFTOptions`: the options of the globally guided feature
-    transformation.
--   :class:`GIFT`: one decoder stage's transformation: an MLP maps the global
-    feature vector to scales, the modulated convolution transforms the
-    features, and the result replaces them inside the (resized) foreground
-    mask only.
--   :class:`GiftNet`: the U-Net of :mod:`~ccharmony.harmonization.models.unet`
-    with GIFT after every decoder stage; relation distillation is a training
-    option (``UNetOptions.relation_stages`` plus a teacher, see
-    :mod:`ccharmony.harmonization.engine`).
+-   :class:`GIFTOptions`: the options of one GIFT module.
+-   :class:`GIFT`: an MLP maps the global feature vector to scales, the
+    modulated convolution transforms the features, and the result replaces
+    them inside the (resized) foreground mask only.
+-   :class:`UNetGIFT` (formerly named ``GiftNet``): the legacy U-Net of
+    :mod:`~ccharmony.harmonization.models.unet` with GIFT after every decoder
+    stage (placement ``decoder-output``), registered as ``unet-gift`` and
+    ``unet-gift-rd``. GiftNet itself (GIFT on the skip features of iSSAM) is
+    :class:`~ccharmony.harmonization.models.issam.GiftNet` with the
+    ``giftnet`` config (:mod:`ccharmony.harmonization.models`).
 
 Choices the paper does not fix, with our defaults: the global vector is the
-spatial mean of the bottleneck features; the MLP has one hidden layer of 256
+spatial mean of the bottleneck features (DucoNet's mapping network
+average-pools the deepest map of its control encoders,
+bcmi/DucoNet-Image-Harmonization ``iharm/model/base/Control_encoder.py``); the MLP has one hidden layer of 256
 units (LeakyReLU 0.2) and its last layer starts at zero, so the scales start
-at 1; the kernel starts as the identity plus small noise, so GIFT starts close
-to the identity; there is no activation after the modulated convolution; the
-mask is resized bilinearly to each stage.
+at 1 (DucoNet's style layers start their bias at 1,
+``iharm/model/modeling/styleganv2.py``); the kernel starts as the identity plus
+small noise, so GIFT starts close to the identity; there is no activation
+after the modulated convolution (DucoNet's ``StyleBlock`` has a LeakyReLU);
+the result replaces the features inside the mask only,
+``m T(x) + (1 - m) x``, as DucoNet's ``Control_Module``.
 
 References
 ----------
@@ -53,7 +59,7 @@ from ccharmony.harmonization.models.unet import StageHook, UNet, UNetOptions
 __author__ = "ccharmony developers"
 __license__ = "MIT"
 
-__all__ = ["ModulatedConv2d", "GIFTOptions", "GIFT", "GiftNet"]
+__all__ = ["ModulatedConv2d", "GIFTOptions", "GIFT", "UNetGIFT"]
 
 
 class ModulatedConv2d(nn.Module):
@@ -211,12 +217,13 @@ class GIFT(nn.Module):
         return torch.lerp(x, transformed, mask.to(x.dtype))
 
 
-class GiftNet(UNet):
+class UNetGIFT(UNet):
     """
-    Harmonize with a U-Net whose decoder stages carry GIFT :cite:`Niu2023`.
+    Harmonize with the legacy U-Net whose decoder stages carry GIFT :cite:`Niu2023`.
 
-    Re-implementation from the paper's description; the official code and
-    weights were never released.
+    Our earlier design (GIFT on decoder outputs); GiftNet as the issue reads
+    the paper transforms the skip features
+    (:class:`~ccharmony.harmonization.models.issam.ISSAMNet`).
 
     Parameters
     ----------
@@ -225,6 +232,8 @@ class GiftNet(UNet):
         ``relation_stages`` to return relation maps for distillation.
     gift
         :class:`GIFTOptions`.
+    relation_prefix
+        Prefix of the relation-map keys (see :class:`UNet`).
 
     Notes
     -----
@@ -236,10 +245,11 @@ class GiftNet(UNet):
     :cite:`Niu2023`, :cite:`Karras2020`
     """
 
-    name = "giftnet"
+    name = "unet-gift"
 
-    def __init__(self, options: UNetOptions | None = None, gift: GIFTOptions | None = None) -> None:
-        super().__init__(options)
+    def __init__(self, options: UNetOptions | None = None, gift: GIFTOptions | None = None, *,
+                 relation_prefix: str = "unet") -> None:
+        super().__init__(options, relation_prefix=relation_prefix)
         self.gift_options = gift or GIFTOptions()
         global_channels = self.options.channels[-1]
         stages = self.gift_options.stages
@@ -269,3 +279,4 @@ class GiftNet(UNet):
             return self.gifts[key](x, global_vector, mask)
 
         return hook
+

@@ -13,6 +13,14 @@ harmonization standardised on (iSSAM style, :cite:`Sofiiuk2021`):
     ``out = alpha * input + (1 - alpha) * rgb(features)`` with a learned
     ``alpha`` map (image fusion).
 
+This is our earlier backbone (registered as ``unet``, ``unet-gift``,
+``unet-rd``, ``unet-gift-rd``), kept for comparison and for old checkpoints.
+It is not iSSAM's: ELU instead of ReLU, BatchNorm only in stages from
+``batchnorm_from`` in the encoder *and* decoder, no SSAM, a residual colour
+head, PyTorch's default initialisation; iSSAM itself is
+:mod:`~ccharmony.harmonization.models.issam`. :func:`relation_map` is
+re-exported from :mod:`~ccharmony.harmonization.models.relation`.
+
 Inputs are RGB in [0, 1] plus the foreground mask (4 channels); the network
 normalises the RGB with the ImageNet mean and standard deviation inside.
 
@@ -36,11 +44,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ccharmony.errors import ConfigError
+from ccharmony.harmonization.models.relation import relation_map, resize_mask
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
 
-__all__ = ["UNetOptions", "UNetEncoder", "UNetDecoder", "UNet", "relation_map"]
+__all__ = ["UNetOptions", "UNetEncoder", "UNetDecoder", "UNet", "relation_map", "StageHook"]
 
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
@@ -207,49 +216,6 @@ class UNetDecoder(nn.Module):
         return x
 
 
-def relation_map(features: torch.Tensor, mask: torch.Tensor, *, eps: float = 1e-6) -> torch.Tensor:
-    """
-    Compute the cosine similarity between the mean foreground feature and every location.
-
-    Parameters
-    ----------
-    features
-        ``(B, C, h, w)`` feature map.
-    mask
-        ``(B, 1, H, W)`` foreground mask in [0, 1], resized to ``(h, w)``
-        (bilinear) when needed.
-    eps
-        Guard of the foreground area and of the norms.
-
-    Returns
-    -------
-    Tensor
-        ``(B, 1, h, w)`` relation map in [-1, 1].
-
-    Notes
-    -----
-    The foreground feature is the mask-weighted mean
-    ``f = sum(mask * F) / sum(mask)``; the map is
-    ``<f, F(x)> / (|f| |F(x)|)`` :cite:`Niu2023`.
-
-    References
-    ----------
-    :cite:`Niu2023`
-
-    Examples
-    --------
-    >>> features = torch.ones(1, 4, 3, 3)
-    >>> relation_map(features, torch.ones(1, 1, 3, 3)).flatten().tolist()
-    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
-    """
-    if mask.shape[-2:] != features.shape[-2:]:
-        mask = F.interpolate(mask, size=features.shape[-2:], mode="bilinear", align_corners=False)
-    mask = mask.to(features.dtype)
-    area = mask.sum(dim=(2, 3)).clamp_min(eps)
-    foreground = (features * mask).sum(dim=(2, 3)) / area
-    return F.cosine_similarity(features, foreground[:, :, None, None], dim=1, eps=eps)[:, None]
-
-
 class UNet(nn.Module):
     """
     Harmonize a composite with a U-Net and an image-fusion output.
@@ -258,13 +224,17 @@ class UNet(nn.Module):
     ----------
     options
         :class:`UNetOptions`.
+    relation_prefix
+        Prefix of the relation-map keys (the registry passes the backbone key,
+        :func:`~ccharmony.harmonization.models.config.backbone_key`, shared by
+        student and teacher).
 
     Notes
     -----
     ``forward(images, masks)`` takes ``(B, 3, H, W)`` RGB in [0, 1] and a
     ``(B, 1, H, W)`` mask, and returns ``{"images": (B, 3, H, W)}`` in the
-    same scale (plus ``"relation_maps"`` when ``options.relation_stages`` is
-    set). With fusion,
+    same scale (plus ``"relation_maps"`` and ``"relation_masks"``, dicts keyed
+    by :meth:`relation_key`, when ``options.relation_stages`` is set). With fusion,
     ``out = alpha * images + (1 - alpha) * rgb(features)``,
     ``alpha = sigmoid(3 conv1x1(features))`` as in iSSAM :cite:`Sofiiuk2021`;
     ``rgb`` is ``images + std * conv1x1(features)`` with
@@ -280,9 +250,10 @@ class UNet(nn.Module):
     mean: torch.Tensor
     std: torch.Tensor
 
-    def __init__(self, options: UNetOptions | None = None) -> None:
+    def __init__(self, options: UNetOptions | None = None, *, relation_prefix: str = "unet") -> None:
         super().__init__()
         self.options = options or UNetOptions()
+        self.relation_prefix = relation_prefix
         self.encoder = UNetEncoder(self.options)
         self.decoder = UNetDecoder(self.options)
         width = self.options.channels[0]
@@ -300,20 +271,33 @@ class UNet(nn.Module):
         """Return the encoder features of each stage."""
         return self.encoder(self._input(images, masks), last_stage=last_stage)
 
-    def relation_maps(self, images: torch.Tensor, masks: torch.Tensor) -> list[torch.Tensor]:
-        """Return the relation maps at ``options.relation_stages`` (encoder run only as deep as needed)."""
+    def relation_key(self, stage: int) -> str:
+        """Return the key of the relation map of encoder ``stage`` (1-based): ``<prefix>/encoder<level>``."""
+        return f"{self.relation_prefix}/encoder{stage - 1}"
+
+    def _relations(self, features: list[torch.Tensor], masks: torch.Tensor
+                   ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        maps, resized = {}, {}
+        for stage in self.options.relation_stages:
+            mask = resize_mask(masks, features[stage - 1].shape[-2:]).to(features[stage - 1].dtype)
+            maps[self.relation_key(stage)] = relation_map(features[stage - 1], mask)
+            resized[self.relation_key(stage)] = mask
+        return maps, resized
+
+    def relation_maps(self, images: torch.Tensor, masks: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Return the relation maps at ``options.relation_stages`` by key (encoder run only as deep as needed)."""
         stages = self.options.relation_stages
         if not stages:
-            return []
+            return {}
         features = self.encode(images, masks, last_stage=max(stages))
-        return [relation_map(features[stage - 1], masks) for stage in stages]
+        return self._relations(features, masks)[0]
 
     def decoder_hook(self, features: list[torch.Tensor]) -> StageHook | None:
         """Return the decoder stage hook given the encoder features (none for the plain U-Net)."""
         return None
 
-    def forward(self, images: torch.Tensor, masks: torch.Tensor) -> dict[str, torch.Tensor | list]:
-        """Return ``{"images": harmonized, ["relation_maps": [...]]}``."""
+    def forward(self, images: torch.Tensor, masks: torch.Tensor) -> dict[str, object]:
+        """Return ``{"images": harmonized, ["relation_maps": {...}, "relation_masks": {...}]}``."""
         features = self.encode(images, masks)
         decoded = self.decoder(features, masks, self.decoder_hook(features))
         if self.options.rgb_residual:
@@ -325,9 +309,7 @@ class UNet(nn.Module):
             output = alpha * images + (1.0 - alpha) * rgb
         else:
             output = rgb
-        result: dict[str, torch.Tensor | list] = {"images": output}
+        result: dict[str, object] = {"images": output}
         if self.options.relation_stages:
-            result["relation_maps"] = [
-                relation_map(features[stage - 1], masks) for stage in self.options.relation_stages
-            ]
+            result["relation_maps"], result["relation_masks"] = self._relations(features, masks)
         return result
