@@ -15,14 +15,24 @@ evaluation:
     batches with the keys ``images``, ``masks`` and ``target_images``.
 -   :class:`ReconstructionView`: the same samples with the real image as input
     (to pre-train the relation-distillation teacher).
--   :class:`EpochSampler`, :func:`make_loader`: deterministic shuffling.
+-   :class:`EpochSampler`, :func:`make_loader`: deterministic shuffling, and
+    a :class:`~torch.utils.data.DataLoader` with worker processes and pinned
+    memory whose samples do not depend on the number of workers.
 
 Layout (``ARCHITECTURE.md`` section 6): ``real_images/<id>.jpg``,
-``masks/<id>_<fg>.png``, ``composite_images/<id>_<fg>_<k>.jpg`` and
-``<Name>_train.txt`` / ``<Name>_test.txt`` listing composite paths relative to
-the folder. A list line may also be a bare file name (the original iHarmony4
-lists) or carry a subset prefix (``HCOCO/composite_images/...``). The real image
-of ``a_b_c.jpg`` is ``a.jpg`` and its mask ``a_b.png`` (iSSAM convention).
+``masks/<id>_<fg>.png``, ``composite_images/<id>_<fg>_<k>.jpg`` and the split
+lists, read by :func:`ccharmony.dataset.lists.read_split_list` in every
+spelling (``<Name>train.txt``, ``<Name>_train.txt``, an iHarmony4 root with
+``IHD_train.txt`` or with its four subset folders). The real image of
+``a_b_c.jpg`` is ``a.jpg`` and its mask ``a_b.png`` (iSSAM convention), beside
+the composite's ``composite_images/`` folder. Images are decoded through
+:mod:`ccharmony.io` (regular files only, header size checked against
+``max_pixels`` before decoding, truncated files refused), and every path stays
+inside the dataset folder.
+
+Training at scale: with ``cache_dir`` a training dataset reads its samples
+from the on-disk cache of :mod:`ccharmony.harmonization.cache` (pre-resized,
+memory-mapped), so its memory does not grow with the dataset.
 
 References
 ----------
@@ -37,6 +47,7 @@ References
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +58,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ccharmony._types import NDArrayBool, NDArrayUInt8, PathType
-from ccharmony.errors import ConfigError, DatasetError, UnreadableImageError
+from ccharmony.dataset.lists import read_split_list
+from ccharmony.errors import ConfigError, DatasetError
+from ccharmony.io.limits import DEFAULT_MAX_PIXELS
 
 __author__ = "ccharmony developers"
 __license__ = "MIT"
@@ -68,7 +81,7 @@ __all__ = [
 ]
 
 SPLITS: tuple[str, ...] = ("train", "test")
-"""Split names; a split's list files are ``*_<split>.txt`` in the folder."""
+"""Split names; a split's lists are found by :func:`ccharmony.dataset.lists.read_split_list`."""
 
 _REAL_EXTENSIONS = (".jpg", ".png", ".jpeg", ".JPG", ".PNG")
 
@@ -83,13 +96,16 @@ class SamplePaths:
     name
         Composite file stem, e.g. ``"a_1_2"`` (unique within a split list).
     composite, real, mask
-        Absolute paths.
+        Paths (the dataset folder joined with the list's relative path).
+    subset
+        iHarmony4 subset folder (``"HCOCO"``), ``""`` for a single dataset.
     """
 
     name: str
     composite: Path
     real: Path
     mask: Path
+    subset: str = ""
 
 
 def read_split(folder: PathType, split: str) -> list[str]:
@@ -101,41 +117,23 @@ def read_split(folder: PathType, split: str) -> list[str]:
     folder
         Dataset folder in the iHarmony4 layout.
     split
-        ``"train"`` or ``"test"``; every ``*_<split>.txt`` (or
-        ``*<split>.txt``) file is read, in sorted order.
+        ``"train"`` or ``"test"``.
 
     Returns
     -------
     list of str
-        Paths such as ``"composite_images/a_1_1.jpg"``; bare names from the
-        original iHarmony4 lists get the ``composite_images/`` prefix.
+        Paths such as ``"composite_images/a_1_1.jpg"`` or
+        ``"HCOCO/composite_images/c1_1_1.jpg"``; bare names get the
+        ``composite_images/`` prefix.
 
     Raises
     ------
     DatasetError
-        When the folder or the list is missing or empty.
+        When the folder is missing, or its lists have a problem
+        (:func:`ccharmony.dataset.lists.read_split_list`: none, conflicting,
+        unreadable, a path out of the folder, a composite listed twice, empty).
     """
-    root = Path(folder)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: dataset folder not found")
-    if split not in SPLITS:
-        raise DatasetError(f"split must be one of {SPLITS}, got {split!r}")
-    # "<Name>_train.txt" (iHarmony4) and "<Name>train.txt" are both accepted.
-    lists = sorted(root.glob(f"*{split}.txt"))
-    if not lists:
-        raise DatasetError(f"{root}: no *_{split}.txt list (iHarmony4 layout expected)")
-    paths: list[str] = []
-    for list_path in lists:
-        for line in list_path.read_text(encoding="utf-8").splitlines():
-            line = line.strip().replace("\\", "/")
-            if not line or line.startswith("#"):
-                continue
-            if "/" not in line:
-                line = f"composite_images/{line}"
-            paths.append(line)
-    if not paths:
-        raise DatasetError(f"{lists[0]}: the {split} list is empty")
-    return paths
+    return read_split_list(folder, split).checked().paths
 
 
 def sample_paths(folder: PathType, composite: str) -> SamplePaths:
@@ -182,58 +180,62 @@ def sample_paths(folder: PathType, composite: str) -> SamplePaths:
             if candidate.exists():
                 real = candidate
                 break
+    subset = relative.parent.parent.as_posix()
     return SamplePaths(
         name=relative.stem,
         composite=root / relative,
         real=real,
         mask=base / "masks" / f"{image_id}_{foreground}.png",
+        subset="" if subset == "." else subset,
     )
 
 
-def read_rgb(path: PathType) -> NDArrayUInt8:
+def read_rgb(path: PathType, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> NDArrayUInt8:
     """
     Decode an 8-bit image file as RGB.
 
     Parameters
     ----------
     path
-        JPEG or PNG file.
+        JPEG, PNG or TIFF file (a regular file; its header is read first).
+    max_pixels
+        Largest image decoded (:mod:`ccharmony.io.limits`).
 
     Returns
     -------
     ndarray
-        ``(H, W, 3)`` uint8, RGB order.
+        ``(H, W, 3)`` uint8, RGB order (grey images repeated to three channels).
 
     Raises
     ------
     UnreadableImageError
-        When the file is missing or cannot be decoded.
+        When the file is missing, not a regular file, truncated or cannot be
+        decoded.
+    ImageTooLargeError
+        When its header declares more than ``max_pixels`` pixels.
 
     Notes
     -----
-    Range: 8-bit sRGB, [0, 255]; 16-bit files are scaled to 8 bits.
+    Range: 8-bit sRGB, [0, 255]; 16-bit files are rounded to 8 bits.
     """
-    path = Path(path)
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as error:
-        raise UnreadableImageError(f"{path}: cannot read ({error.strerror or error})") from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise UnreadableImageError(f"{path}: not a decodable image (empty, truncated or corrupt)")
-    if image.dtype == np.uint16:
-        image = (image.astype(np.float32) / 257.0).round().astype(np.uint8)
-    return np.ascontiguousarray(image[..., ::-1])
+    from ccharmony.io.encode import decode_image
+
+    image = decode_image(path, max_pixels=max_pixels)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(image)
 
 
-def read_mask(path: PathType) -> NDArrayBool:
+def read_mask(path: PathType, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> NDArrayBool:
     """
-    Decode a mask file; values above 127 (of 255) are foreground.
+    Decode a mask file; values above 127 (of 255) of its first channel are foreground.
 
     Parameters
     ----------
     path
-        PNG (or any 8-bit image) mask; colour masks are converted to grey.
+        PNG (or any 8-bit image) mask.
+    max_pixels
+        Largest image decoded (:mod:`ccharmony.io.limits`).
 
     Returns
     -------
@@ -243,19 +245,13 @@ def read_mask(path: PathType) -> NDArrayBool:
     Raises
     ------
     UnreadableImageError
-        When the file is missing or cannot be decoded.
+        When the file is missing, not a regular file or cannot be decoded.
+    ImageTooLargeError
+        When its header declares more than ``max_pixels`` pixels.
     """
-    path = Path(path)
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as error:
-        raise UnreadableImageError(f"{path}: cannot read ({error.strerror or error})") from None
-    mask = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
-    if mask is None:
-        raise UnreadableImageError(f"{path}: not a decodable mask (empty, truncated or corrupt)")
-    if mask.dtype == np.uint16:
-        return mask > 32767
-    return mask > 127
+    from ccharmony.io.encode import decode_mask
+
+    return decode_mask(path, max_pixels=max_pixels)
 
 
 def resize_triplet(
@@ -344,6 +340,12 @@ def _to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div_(255.0)
 
 
+def _split_key(key: int | tuple[int, int], epoch: int) -> tuple[int, int]:
+    if isinstance(key, tuple):
+        return int(key[0]), int(key[1])
+    return epoch, int(key)
+
+
 class HarmonizationDataset(Dataset):
     """
     Serve samples of a dataset folder as dicts of tensors.
@@ -351,7 +353,7 @@ class HarmonizationDataset(Dataset):
     Parameters
     ----------
     folder
-        Dataset folder in the iHarmony4 layout.
+        Dataset folder in the iHarmony4 layout (or an iHarmony4 root).
     split
         ``"train"`` or ``"test"``.
     size
@@ -364,7 +366,9 @@ class HarmonizationDataset(Dataset):
         ``default_rng((seed, e, i))``, so results do not depend on workers or
         on resuming.
     cache
-        Keep decoded files in memory (the small datasets of this project fit).
+        Keep decoded files in memory: evaluation keeps the resized triplets
+        (``size x size``); training without ``cache_dir`` keeps full-size
+        files, which only small datasets afford.
     limit
         Use only the first ``limit`` composites of the list.
     illuminant_jitter
@@ -374,13 +378,38 @@ class HarmonizationDataset(Dataset):
         foreground's mismatch. Our addition to the field's augmentation (0
         disables it): with a dozen training scenes it stops the network from
         memorising each scene's colours.
+    cache_dir
+        Training only: folder of the on-disk training cache
+        (:class:`~ccharmony.harmonization.cache.TrainingCache`); samples are
+        then read from it (call :meth:`prepare` first) and nothing is kept in
+        memory.
+    min_side_factor
+        With ``cache_dir``: cached samples keep a shorter side of at least
+        ``min_side_factor x size`` (:func:`~ccharmony.harmonization.cache.cache_side`).
+    max_pixels
+        Largest image decoded (:mod:`ccharmony.io.limits`).
+    cache_name
+        With ``cache_dir``: names the dataset in the cache instead of its
+        resolved path (:class:`~ccharmony.harmonization.cache.TrainingCache`).
+
+    Raises
+    ------
+    DatasetError
+        When the split's lists cannot be read, or (with ``cache_dir``) a listed
+        file is missing or lies outside the folder.
 
     Notes
     -----
     A sample is ``{"images": (3, S, S) float32 composite in [0, 1],
     "masks": (1, S, S) float32 {0, 1}, "target_images": (3, S, S) real image
     in [0, 1], "index": int}``; :attr:`names` gives the composite stems.
+    A key is an index (the augmentation of :attr:`epoch`) or ``(epoch,
+    index)``, which the loader's sampler sends so that worker processes,
+    which hold copies of the dataset, draw each epoch's augmentation.
     """
+
+    accepts_epoch_keys = True
+    """Keys may be ``(epoch, index)`` (:func:`make_loader` checks this)."""
 
     def __init__(
         self,
@@ -393,6 +422,10 @@ class HarmonizationDataset(Dataset):
         cache: bool = True,
         limit: int | None = None,
         illuminant_jitter: float = 0.0,
+        cache_dir: PathType | None = None,
+        min_side_factor: float = 2.0,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        cache_name: str | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.illuminant_jitter = float(illuminant_jitter)
@@ -401,6 +434,7 @@ class HarmonizationDataset(Dataset):
         self.train = bool(train)
         self.seed = int(seed)
         self.cache = bool(cache)
+        self.max_pixels = int(max_pixels)
         entries = read_split(self.folder, split)
         if limit is not None:
             entries = entries[: int(limit)]
@@ -411,36 +445,77 @@ class HarmonizationDataset(Dataset):
                     raise DatasetError(f"{path}: listed in the {split} list but missing")
         self.epoch = 0
         self._cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.disk_cache = None
+        if cache_dir is not None and self.train:
+            from ccharmony.harmonization.cache import TrainingCache, cache_side
+
+            self.disk_cache = TrainingCache(
+                self.folder, [(p.composite, p.real, p.mask) for p in self.paths], cache_root=cache_dir,
+                split=split, side=cache_side(self.size, min_side_factor), max_pixels=self.max_pixels,
+                name=cache_name,
+            )
 
     @property
     def names(self) -> list[str]:
         """Return the composite stems in list order."""
         return [paths.name for paths in self.paths]
 
+    @property
+    def subsets(self) -> list[str]:
+        """Return each sample's iHarmony4 subset (``""`` for a single dataset), in list order."""
+        return [paths.subset for paths in self.paths]
+
     def __len__(self) -> int:
         return len(self.paths)
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the augmentation draws of an epoch (changes this object in place)."""
+        """Select the augmentation draws of an epoch for integer keys (changes this object in place)."""
         self.epoch = int(epoch)
+
+    def prepare(self, *, workers: int = 0, progress: bool = True) -> int:
+        """
+        Build the missing samples of the on-disk training cache (no-op without one).
+
+        Returns
+        -------
+        int
+            Samples written.
+        """
+        if self.disk_cache is None:
+            return 0
+        return self.disk_cache.build(workers=workers, progress=progress)
+
+    def _checked(self, path: Path) -> Path:
+        from ccharmony.io.paths import resolve_inside
+
+        resolve_inside(self.folder, Path(path).relative_to(self.folder), what=f"file of the {self.split} split")
+        return path
 
     def read(self, index: int) -> tuple[NDArrayUInt8, NDArrayUInt8, NDArrayBool]:
         """
-        Return the decoded ``(composite, real, mask)`` of a sample, full size.
+        Return the decoded ``(composite, real, mask)`` of a sample.
+
+        Full size for training, ``size x size`` for evaluation; from the
+        on-disk cache (pre-resized) when the dataset has one.
 
         Raises
         ------
         DatasetError
-            When the three files disagree in size.
+            When the three files disagree in size or one lies outside the folder.
         UnreadableImageError
             When a file cannot be decoded.
+        ImageTooLargeError
+            When a header declares more than ``max_pixels`` pixels.
         """
+        if self.disk_cache is not None:
+            stacked = self.disk_cache.read(index)
+            return (np.array(stacked[..., 0:3]), np.array(stacked[..., 3:6]), np.array(stacked[..., 6]) >= 128)
         if index in self._cache:
             return self._cache[index]
         paths = self.paths[index]
-        composite = read_rgb(paths.composite)
-        real = read_rgb(paths.real)
-        mask = read_mask(paths.mask)
+        composite = read_rgb(self._checked(paths.composite), max_pixels=self.max_pixels)
+        real = read_rgb(self._checked(paths.real), max_pixels=self.max_pixels)
+        mask = read_mask(self._checked(paths.mask), max_pixels=self.max_pixels)
         if real.shape != composite.shape:
             real = _resize(real, composite.shape[:2])
         if mask.shape != composite.shape[:2]:
@@ -456,15 +531,26 @@ class HarmonizationDataset(Dataset):
             self._cache[index] = item
         return item
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
-        composite, real, mask = self.read(index)
-        if self.train:
-            rng = np.random.default_rng((self.seed, self.epoch, index))
+    def _train_crop(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the crop of sample ``index`` drawn from ``rng``, resized to ``size``."""
+        if self.disk_cache is not None:
+            # Copy only the crop out of the memory map (the rest is never read).
+            stacked = self.disk_cache.read(index)
+            top, left, height, width = random_resized_crop(stacked.shape[:2], rng)
+            window = np.array(stacked[top:top + height, left:left + width])
+            composite, real, mask = window[..., 0:3], window[..., 3:6], window[..., 6] >= 128
+        else:
+            composite, real, mask = self.read(index)
             top, left, height, width = random_resized_crop(mask.shape, rng)
-            window = (slice(top, top + height), slice(left, left + width))
-            composite, real, mask = resize_triplet(
-                composite[window], real[window], mask[window], size=self.size
-            )
+            window_slices = (slice(top, top + height), slice(left, left + width))
+            composite, real, mask = composite[window_slices], real[window_slices], mask[window_slices]
+        return resize_triplet(composite, real, mask, size=self.size)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor | int]:
+        epoch, index = _split_key(key, self.epoch)
+        if self.train:
+            rng = np.random.default_rng((self.seed, epoch, index))
+            composite, real, mask = self._train_crop(index, rng)
             if rng.random() < 0.5:
                 composite, real, mask = composite[:, ::-1], real[:, ::-1], mask[:, ::-1]
             if self.illuminant_jitter > 0:
@@ -476,6 +562,8 @@ class HarmonizationDataset(Dataset):
                     "target_images": _to_tensor(real).mul_(gains_t).clamp_(0.0, 1.0),
                     "index": index,
                 }
+        else:
+            composite, real, mask = self.read(index)
         return {
             "images": _to_tensor(composite),
             "masks": torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None],
@@ -499,6 +587,9 @@ class ReconstructionView(Dataset):
     out) :cite:`Niu2023`.
     """
 
+    accepts_epoch_keys = True
+    """Keys may be ``(epoch, index)``, as for :class:`HarmonizationDataset`."""
+
     def __init__(self, dataset: HarmonizationDataset) -> None:
         self.dataset = dataset
 
@@ -509,8 +600,8 @@ class ReconstructionView(Dataset):
         """Forward :meth:`HarmonizationDataset.set_epoch` (in place)."""
         self.dataset.set_epoch(epoch)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
-        sample = dict(self.dataset[index])
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor | int]:
+        sample = dict(self.dataset[key])
         sample["images"] = sample["target_images"]
         return sample
 
@@ -582,6 +673,52 @@ def _collate(samples: Sequence[dict]) -> dict[str, torch.Tensor]:
     return batch
 
 
+class _EpochKeys(Sampler):
+    """Yield ``(epoch, index)`` keys of an :class:`EpochSampler` (for worker processes)."""
+
+    def __init__(self, sampler: EpochSampler) -> None:
+        self.sampler = sampler
+
+    def set_epoch(self, epoch: int) -> None:
+        """Forward :meth:`EpochSampler.set_epoch` (in place)."""
+        self.sampler.set_epoch(epoch)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch the keys carry."""
+        return self.sampler.epoch
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch = self.sampler.epoch
+        return ((epoch, index) for index in self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
+def seed_worker(worker_id: int) -> None:
+    """
+    Seed a loader worker's Python and NumPy generators from its torch seed.
+
+    The torch seed of worker ``w`` is the loader generator's base seed plus
+    ``w`` (PyTorch's rule), and :func:`make_loader` seeds that generator, so
+    a run is reproducible for a given ``(seed, num_workers)``; the samples
+    themselves draw from ``(seed, epoch, index)`` and do not depend on the
+    workers at all.
+
+    Notes
+    -----
+    OpenCV's thread count is left alone: ``cv2.setNumThreads`` in a forked
+    worker, once the parent has used OpenCV's thread pool, waits forever in
+    ``pthread_cond_destroy`` (seen with opencv-contrib-python-headless 5.0,
+    pthreads backend, under ``gdb``), while OpenCV's own calls in the worker
+    work. The crops a worker resizes are too small for OpenCV to split.
+    """
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
 def make_loader(
     dataset: Dataset,
     *,
@@ -592,6 +729,8 @@ def make_loader(
     num_workers: int = 0,
     rank: int = 0,
     world_size: int = 1,
+    pin_memory: bool = False,
+    prefetch_factor: int | None = None,
 ) -> DataLoader:
     """
     Return a :class:`~torch.utils.data.DataLoader` with an :class:`EpochSampler`.
@@ -605,22 +744,44 @@ def make_loader(
     shuffle
         Shuffle with the epoch-seeded permutation.
     seed
-        Shuffle seed.
+        Shuffle seed (and the seed of the workers' generators, :func:`seed_worker`).
     drop_last
         Drop the last incomplete batch (training).
     num_workers
-        Loader worker processes (0: load in the main process).
+        Loader worker processes (0: load in the main process). Workers are
+        persistent; a dataset with ``accepts_epoch_keys`` receives ``(epoch,
+        index)`` keys, so each epoch's augmentation reaches them without
+        restarting them.
     rank, world_size
         Distributed training: this process's share of every epoch
         (:class:`EpochSampler`); ``batch_size`` is then the per-process batch.
+    pin_memory
+        Page-locked batches for asynchronous copies to a GPU (ask for it on
+        CUDA only: on the CPU it costs a copy and gains nothing).
+    prefetch_factor
+        Batches each worker loads ahead (PyTorch's default 2 when ``None``).
 
     Returns
     -------
     DataLoader
         Its ``sampler`` has ``set_epoch``.
+
+    Raises
+    ------
+    ConfigError
+        When ``num_workers`` is negative.
     """
-    sampler = EpochSampler(len(dataset), seed=seed, shuffle=shuffle,  # type: ignore[arg-type]
-                           rank=rank, world_size=world_size, drop_last=drop_last)
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ConfigError(f"num_workers must be a whole number >= 0, got {num_workers!r}")
+    sampler: Sampler = EpochSampler(len(dataset), seed=seed, shuffle=shuffle,  # type: ignore[arg-type]
+                                    rank=rank, world_size=world_size, drop_last=drop_last)
+    if getattr(dataset, "accepts_epoch_keys", False):
+        sampler = _EpochKeys(sampler)  # type: ignore[arg-type]
+    extra: dict = {}
+    if num_workers > 0:
+        extra = {"persistent_workers": True, "worker_init_fn": seed_worker}
+        if prefetch_factor is not None:
+            extra["prefetch_factor"] = int(prefetch_factor)
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -628,5 +789,7 @@ def make_loader(
         drop_last=drop_last,
         num_workers=num_workers,
         collate_fn=_collate,
-        persistent_workers=num_workers > 0,
+        pin_memory=bool(pin_memory),
+        generator=torch.Generator().manual_seed(int(seed)),
+        **extra,
     )

@@ -11,13 +11,17 @@ Train harmonization models:
 -   :func:`default_loss_terms`: the loss of each registered model.
 -   :func:`train`: the training loop (one function taking a model, a loader and
     an optional distributed sampler, so that DDP can wrap it later).
--   :func:`save_checkpoint`: atomic checkpoint writing.
+-   :func:`save_checkpoint`: atomic checkpoint writing (read back, validated,
+    by :func:`ccharmony.harmonization.checkpoint.read_checkpoint`).
 
 Adam :cite:`Kingma2015` with a step decay (``MultiStepLR``); automatic mixed
 precision (``torch.autocast`` + ``GradScaler``) on CUDA, float32 on the CPU;
 deterministic algorithms on the CPU. A checkpoint is written after every
 epoch and training resumes from it: shuffling and augmentation are drawn from
 ``(seed, epoch, index)``, so a resumed run reproduces an uninterrupted one.
+Losses stay on the device between steps and are read back (a device
+synchronisation) only when logged: every ``log_every`` steps for the progress
+bar, and once per epoch for the history.
 
 References
 ----------
@@ -51,6 +55,7 @@ from tqdm import tqdm  # type: ignore[import-untyped]
 from ccharmony._types import PathType
 from ccharmony.errors import ConfigError
 from ccharmony.harmonization import distributed
+from ccharmony.harmonization.checkpoint import CHECKPOINT_FORMAT, match_weights, read_checkpoint
 from ccharmony.harmonization.losses import (
     ImageMSE,
     LossTerm,
@@ -76,8 +81,6 @@ __all__ = [
 
 LOGGER = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "ccharmony-harmonization-checkpoint-1"
-"""The ``format`` field of every checkpoint this module writes."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,9 @@ class TrainOptions:
         Show a progress bar with the loss and the ETA.
     grad_clip
         Clip the gradient norm to this value; ``None`` for no clipping.
+    log_every
+        Steps between read-backs of the loss for the progress bar (each one
+        waits for the device); the epoch's history is read once at its end.
     """
 
     epochs: int = 10
@@ -130,6 +136,7 @@ class TrainOptions:
     deterministic: bool = True
     progress: bool = True
     grad_clip: float | None = None
+    log_every: int = 25
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.batch_size < 1 or self.learning_rate <= 0:
@@ -139,6 +146,10 @@ class TrainOptions:
             )
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
             raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed must be a whole number >= 0, got {self.seed!r}")
+        if self.log_every < 1:
+            raise ConfigError(f"log_every must be >= 1, got {self.log_every}")
         if any(not 0 < m <= 1 for m in self.lr_milestones):
             raise ConfigError(f"lr_milestones are fractions in (0, 1], got {self.lr_milestones}")
         object.__setattr__(self, "lr_milestones", tuple(float(m) for m in self.lr_milestones))
@@ -167,6 +178,9 @@ class TrainResult:
         Epochs trained by this call.
     device
         Device used.
+    first_step_loss
+        Total loss of the first batch this call trained on, before its update
+        (what the initial weights give; ``None`` when nothing was trained).
     """
 
     history: list[dict[str, float]] = field(default_factory=list)
@@ -174,6 +188,7 @@ class TrainResult:
     samples_per_second: float = 0.0
     epochs_run: int = 0
     device: str = "cpu"
+    first_step_loss: float | None = None
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -383,18 +398,13 @@ def train(
     history: list[dict[str, float]] = []
     start_epoch = 0
     if checkpoint_path is not None and resume and Path(checkpoint_path).exists():
-        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if use_amp and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        start_epoch = int(state["epoch"])
-        history = list(state.get("history", []))
+        start_epoch, history = _resume(Path(checkpoint_path), model, optimizer, scheduler,
+                                       scaler if use_amp else None, device=device, options=options)
         LOGGER.info("%s: resumed from %s at epoch %d", description, checkpoint_path, start_epoch)
 
     net = distributed.wrap_model(model, device)
     samples = 0
+    first_step_loss: float | None = None
     started = time.perf_counter()
     with _run_settings(options, device):
         for epoch in range(start_epoch, options.epochs):
@@ -402,7 +412,7 @@ def train(
                 if holder is not None and hasattr(holder, "set_epoch"):
                     getattr(holder, "set_epoch")(epoch)
             net.train()
-            sums: dict[str, float] = {}
+            sums: dict[str, torch.Tensor | float] = {}
             batches = 0
             bar = tqdm(
                 train_loader,
@@ -427,15 +437,19 @@ def train(
                     nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
                 scaler.step(optimizer)
                 scaler.update()
-                values["loss"] = float(loss.detach())
-                for key, value in values.items():
-                    sums[key] = sums.get(key, 0.0) + value
+                # Sums stay on the device (compute_loss's values may be numbers or tensors).
+                totals: dict[str, torch.Tensor | float] = {**values, "loss": loss.detach().float()}
+                for key, value in totals.items():
+                    sums[key] = sums.get(key, 0.0) + (value.detach() if isinstance(value, torch.Tensor) else value)
+                if first_step_loss is None:
+                    first_step_loss = float(totals["loss"])
                 batches += 1
                 samples += int(batch["images"].shape[0])
-                bar.set_postfix(loss=f"{sums['loss'] / batches:.5f}")
+                if options.progress and batches % options.log_every == 0:
+                    bar.set_postfix(loss=f"{float(sums['loss']) / batches:.5f}")
             bar.close()
             scheduler.step()
-            record = {key: value / max(batches, 1) for key, value in sums.items()}
+            record = {key: float(value) / max(batches, 1) for key, value in sums.items()}
             record = distributed.all_reduce_mean(record, device=device)
             record["epoch"] = float(epoch + 1)
             record["learning_rate"] = float(optimizer.param_groups[0]["lr"])
@@ -465,4 +479,33 @@ def train(
         samples_per_second=samples / seconds if samples and seconds > 0 else 0.0,
         epochs_run=max(0, options.epochs - start_epoch),
         device=str(device),
+        first_step_loss=first_step_loss,
     )
+
+
+def _resume(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: object,
+            scaler: torch.amp.GradScaler | None, *, device: torch.device,
+            options: TrainOptions) -> tuple[int, list[dict[str, float]]]:
+    """Load a checkpoint of this run into the model, optimiser and scheduler; return (epoch, history)."""
+    checkpoint = read_checkpoint(path, device=device)
+    report = match_weights(model, checkpoint.weights, source=str(path))
+    if report.missing or report.unexpected or report.mismatched:
+        raise ConfigError(f"{path}: checkpoint does not match the model being trained ({report.summary()}); "
+                          "resume only the run that wrote it, or delete the checkpoint")
+    state = checkpoint.state
+    for key in ("optimizer", "scheduler"):
+        if not isinstance(state.get(key), dict):
+            raise ConfigError(f"{path}: checkpoint has no {key} state, so training cannot resume from it")
+    epoch = int(state.get("epoch", 0))
+    if epoch > options.epochs:
+        raise ConfigError(f"{path}: checkpoint is at epoch {epoch}, past the {options.epochs} epochs asked for")
+    try:
+        model.load_state_dict(checkpoint.weights)
+        optimizer.load_state_dict(state["optimizer"])
+        getattr(scheduler, "load_state_dict")(state["scheduler"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as error:
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"{path}: cannot resume from this checkpoint ({detail[:200]})") from None
+    return epoch, list(state.get("history", []))

@@ -144,6 +144,12 @@ def atomic_save_npy(path: PathType, array: Any) -> None:
     """
     Save ``array`` to ``path`` as ``.npy`` atomically (no pickled objects).
 
+    Raises
+    ------
+    DatasetError
+        If the file cannot be written (folder missing, permission, disk full),
+        one line naming ``path``; no temporary file is left behind.
+
     Examples
     --------
     >>> import tempfile
@@ -155,8 +161,12 @@ def atomic_save_npy(path: PathType, array: Any) -> None:
     """
     import numpy as np
 
-    with atomic_output(path) as temporary, open(temporary, "xb") as handle:
-        np.save(handle, array, allow_pickle=False)
+    target = Path(path)
+    try:
+        with atomic_output(target) as temporary, open(temporary, "xb") as handle:
+            np.save(handle, array, allow_pickle=False)
+    except OSError as error:
+        raise DatasetError(f"{target}: cannot write it ({error.strerror or error})") from error
 
 
 def atomic_write_text(path: PathType, text: str) -> None:

@@ -431,7 +431,8 @@ def read_benchmark(path: PathType) -> BenchmarkView:
     name_column = next((c for c in _NAME_COLUMNS if c in table.columns), None)
     if name_column is None or "model" not in table.columns:
         raise DatasetError(f"{csv_path}: needs a 'name' and a 'model' column, got {list(table.columns)}")
-    metrics = [c for c in table.columns if c not in (name_column, "model", "foreground_ratio")
+    # ``seed`` (runs with --seeds) is a row key, not a metric.
+    metrics = [c for c in table.columns if c not in (name_column, "model", "foreground_ratio", "seed")
                and pd.api.types.is_numeric_dtype(table[c])]
     if not metrics:
         raise DatasetError(f"{csv_path}: has no numeric metric column, got {list(table.columns)}")
@@ -441,6 +442,10 @@ def read_benchmark(path: PathType) -> BenchmarkView:
         per_image[metric] = table[metric].astype(float)
     if "foreground_ratio" in table.columns:
         per_image["foreground_ratio"] = pd.to_numeric(table["foreground_ratio"], errors="coerce")
+    if "seed" in table.columns and table["seed"].notna().any():
+        # One row per (model, image): trained rows repeat each image once per seed; the view shows
+        # the mean over seeds, so counts and cases are per image as in a one-seed run.
+        per_image = per_image.groupby(["model", "name"], sort=False).mean(numeric_only=True).reset_index()
     models = tuple(dict.fromkeys(per_image["model"]))
     grouped = per_image.groupby("model", sort=False)
     summary = grouped[metrics].mean().reset_index()

@@ -64,7 +64,7 @@ def _run(args: list[str], processes: int) -> subprocess.CompletedProcess:
 
 
 def _report(runs: Path) -> dict:
-    folders = sorted(runs.iterdir())
+    folders = sorted(path for path in runs.iterdir() if not path.name.startswith("."))  # .cache: training cache
     assert [folder.name for folder in folders] == ["000_benchmark"]  # rank 1 made no folder
     return json.loads((folders[0] / "report.json").read_text())
 
@@ -135,7 +135,8 @@ def _worker(data: str, out: str) -> None:
 
     torch.nn.BatchNorm2d = lambda *args, **kwargs: torch.nn.Identity()  # type: ignore[assignment, misc]
     preset = Preset(name="test-ddp", train_size=32, eval_size=64, width=4, epochs=2, teacher_epochs=2,
-                    batch_size=2, min_area=4.0, num_threads=1, eval_batch_size=8, lr_milestones=(1.0,))
+                    batch_size=2, min_area=4.0, num_threads=1, eval_batch_size=8, lr_milestones=(1.0,),
+                    num_workers=0)
     run_benchmark(data, out_dir=out, options=BenchmarkOptions(models=("unet", "giftnet"), preset=preset,
                                                                device="cpu", progress=False, grid_images=1))
 

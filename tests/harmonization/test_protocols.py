@@ -1,4 +1,10 @@
-"""Evaluation protocols against independent re-typings of the peers' code (peer_reference.py)."""
+"""Evaluation protocols against independent implementations of the peers' formulas (peer_reference.py).
+
+peer_reference.py is our own code, written from each peer's formulas and
+conventions (it cites the peer file each reproduces and calls nothing of
+ccharmony); on top, the formulas themselves are checked here by hand on small
+arrays.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import peer_reference as peer
@@ -23,12 +28,10 @@ from ccharmony.harmonization.protocols import (
     read_samples,
 )
 
-# Tolerances: we compute in float64 with the peers' own float32 window, the peers in float32, so the two
-# differ by the peers' float32 rounding: benchmarks/protocol_agreement.py measured, on 40 random images,
-# exactly the differences between the peers' lines in float32 and the same lines in float64 (at most
-# 3e-5 absolute fMSE, 8e-6 bcmi SSIM, 3e-4 iih fSSIM: IIH's C2 = 9e-4 magnifies float32 rounding). So
-# every case is checked twice: loosely against the float32 lines, tightly (1e-10) against the float64 ones.
-REL = 2e-6
+# Both sides compute in float64 with the same float32-rounded Gaussian window, so they agree to rounding
+# (benchmarks/protocol_agreement.py prints the largest differences); any convention difference (window,
+# padding, data range, mask rule, peak, epsilon) moves a value far more than this tolerance.
+TIGHT = 1e-9
 SSIM_ABS = 1e-4
 
 
@@ -98,46 +101,17 @@ def _paths(dataset: Path, case: str):
 
 
 def _peer_sample(protocol: str, paths, size: int = 256):
-    if protocol in ("bcmi", "issam"):
-        return peer.bcmi_read(str(paths.composite), str(paths.real), str(paths.mask), size)
-    if protocol == "iih":
-        return peer.iih_read(str(paths.composite), str(paths.real), str(paths.mask), size)
-    return peer.ours_read(str(paths.composite), str(paths.real), str(paths.mask), size)
+    return peer.read(protocol, str(paths.composite), str(paths.real), str(paths.mask), size)
 
 
-def _peer_metrics(protocol: str, pred, real, mask, dtype=torch.float32) -> dict[str, float]:
-    if protocol == "bcmi":
-        return peer.bcmi_metrics(pred, real, mask, dtype)
-    if protocol == "issam":
-        values = peer.bcmi_metrics(pred, real, mask, dtype)
-        return {**values, "fPSNR": math.nan, "SSIM": math.nan, "fSSIM": math.nan}
-    if protocol == "iih":
-        return peer.iih_metrics(pred, real, mask, dtype)
-    return peer.ours_metrics(pred, real, mask)
-
-
-def _peer_from_network(protocol: str, output01: np.ndarray) -> np.ndarray:
-    if protocol in ("bcmi", "issam"):
-        return peer.bcmi_prediction_from_network(output01)
-    if protocol == "iih":
-        return peer.iih_prediction_from_network(output01)
-    return peer.ours_prediction_from_network(output01)
-
-
-def _assert_metrics_close(ours: dict[str, float], theirs: dict[str, float], *, exact: bool = False) -> None:
-    """Compare with the peer's float32 lines (tolerances above) or, ``exact``, with them run in float64."""
+def _assert_metrics_close(ours: dict[str, float], theirs: dict[str, float]) -> None:
+    """Every metric equal to rounding (NaN where the protocol has none)."""
     for name in METRIC_NAMES:
         a, b = ours[name], theirs[name]
         if math.isnan(b):
             assert math.isnan(a), name
-        elif exact:
-            assert a == pytest.approx(b, rel=1e-10, abs=1e-10), name
-        elif name in ("SSIM", "fSSIM"):
-            assert a == pytest.approx(b, abs=SSIM_ABS), name
-        elif name in ("PSNR", "fPSNR"):
-            assert a == pytest.approx(b, abs=1e-5), name
         else:
-            assert a == pytest.approx(b, rel=REL), name
+            assert a == pytest.approx(b, rel=TIGHT, abs=TIGHT), name
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -165,11 +139,9 @@ def test_model_prediction_scores_as_the_peer(dataset, protocol, case):
     output = (sample.real / 255.0 + rng.normal(0, 0.04, sample.real.shape)).astype(np.float32)
     output[:4] = 1.08
     _, real, mask = _peer_sample(protocol, paths)
-    pred = _peer_from_network(protocol, output)
+    pred = peer.prediction(protocol, output)
     ours = chosen.score(chosen.prediction_from_model(output), sample)
-    _assert_metrics_close(ours, _peer_metrics(protocol, pred, real, mask))
-    # The same peer lines in float64: equal to rounding, so no convention hides in the tolerance.
-    _assert_metrics_close(ours, _peer_metrics(protocol, pred, real, mask, torch.float64), exact=True)
+    _assert_metrics_close(ours, peer.scores(protocol, pred, real, mask))
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -184,28 +156,24 @@ def test_prediction_file_scores_as_the_peer(dataset, protocol, case):
     if protocol == "iih" and CASES[case][1] != 256:
         # ih_evaluation.py reads the prediction file itself as "harmonized".
         harmonized, real, mask = peer.iih_read(str(file), str(paths.real), str(paths.mask))
-        theirs = peer.iih_metrics(harmonized, real, mask)
-        theirs64 = peer.iih_metrics(harmonized, real, mask, torch.float64)
+        theirs = peer.iih_scores(harmonized, real, mask)
     elif protocol == "iih":
         # A 256-wide mask: the peer resizes nothing and fails on a prediction of another size; the protocol
         # resizes it with the peer's own resize (its one documented deviation).
         _, real, mask = peer.iih_read(str(paths.composite), str(paths.real), str(paths.mask))
         harmonized = Image.open(str(file)).convert("RGB").resize((256, 256), Image.BICUBIC)
-        theirs = peer.iih_metrics(np.array(harmonized, dtype=np.float32), real, mask)
-        theirs64 = peer.iih_metrics(np.array(harmonized, dtype=np.float32), real, mask, torch.float64)
+        theirs = peer.iih_scores(np.array(harmonized, dtype=np.float32), real, mask)
     else:
         # "A prediction read from a file is an image like the others" (the peer's reader and resize).
         if protocol == "ours":
             _, real, mask = peer.ours_read(str(paths.composite), str(paths.real), str(paths.mask))
             image = cv2.imdecode(np.fromfile(str(file), np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
         else:
-            _, real, mask = peer.bcmi_read(str(paths.composite), str(paths.real), str(paths.mask))
+            _, real, mask = peer.cdtnet_read(str(paths.composite), str(paths.real), str(paths.mask))
             image = cv2.cvtColor(cv2.imread(str(file)), cv2.COLOR_BGR2RGB)
         pred = cv2.resize(np.ascontiguousarray(image), (256, 256), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-        theirs = _peer_metrics(protocol, pred, real, mask)
-        theirs64 = _peer_metrics(protocol, pred, real, mask, torch.float64)
+        theirs = peer.scores(protocol, pred, real, mask)
     _assert_metrics_close(ours, theirs)
-    _assert_metrics_close(ours, theirs64, exact=True)
 
 
 def test_masks_soft_or_hard(dataset):
@@ -307,14 +275,67 @@ def test_cdtnet_data_range_is_the_predictions(dataset):
     from ccharmony.harmonization.protocols.bcmi import ssim_Cong2022
 
     paths = _paths(dataset, "shrink-png")
-    _, real, mask = peer.bcmi_read(str(paths.composite), str(paths.real), str(paths.mask))
+    _, real, mask = peer.cdtnet_read(str(paths.composite), str(paths.real), str(paths.mask))
     pred = (np.asarray(real, np.float32) * 0.3 + 90.0).astype(np.float32)  # range about 70
-    theirs = peer.bcmi_metrics(pred, real, mask)
+    theirs = peer.cdtnet_ssim(pred, real, mask)
     ssim, fssim = ssim_Cong2022(pred, real, mask)
-    assert (ssim, fssim) == pytest.approx((theirs["SSIM"], theirs["fSSIM"]), abs=SSIM_ABS)
-    # With the data range of 255 instead, the peer's value moves far beyond the tolerance.
-    window = peer._create_window(7, 3)
-    as_255 = peer._ssim_cdtnet(torch.from_numpy(pred.transpose(2, 0, 1).copy())[None],
-                               torch.from_numpy(np.asarray(real, np.float32).transpose(2, 0, 1).copy())[None],
-                               window, 7, 3, mask=torch.from_numpy(mask)[None], data_range=255.0)
+    assert (ssim, fssim) == pytest.approx(theirs, rel=TIGHT, abs=TIGHT)
+    # With the data range of 255 instead, the value moves far beyond any rounding.
+    as_255 = peer.cdtnet_ssim(pred, real, mask, data_range=255.0)
     assert abs(as_255[0] - ssim) > 100 * SSIM_ABS and abs(as_255[1] - fssim) > 100 * SSIM_ABS
+
+
+def _direct_ssim(a: np.ndarray, b: np.ndarray, side: int, sigma: float, c1: float, c2: float) -> np.ndarray:
+    """SSIM map of one channel by explicit window sums, zero outside the image, in plain Python floats."""
+    weights = [[math.exp(-((i - side // 2) ** 2 + (j - side // 2) ** 2) / (2 * sigma**2)) for j in range(side)]
+               for i in range(side)]
+    total = sum(map(sum, weights))
+    height, width = a.shape
+    out = np.zeros((height, width))
+    for y in range(height):
+        for x in range(width):
+            moments = [0.0] * 5  # E[a], E[b], E[a^2], E[b^2], E[ab]
+            for i in range(side):
+                for j in range(side):
+                    yy, xx = y + i - side // 2, x + j - side // 2
+                    if 0 <= yy < height and 0 <= xx < width:
+                        w = weights[i][j] / total
+                        u, v = float(a[yy, xx]), float(b[yy, xx])
+                        for k, value in enumerate((u, v, u * u, v * v, u * v)):
+                            moments[k] += w * value
+            ma, mb, aa, bb, ab = moments
+            va, vb, cov = aa - ma * ma, bb - mb * mb, ab - ma * mb
+            out[y, x] = (2 * ma * mb + c1) * (2 * cov + c2) / ((ma * ma + mb * mb + c1) * (va + vb + c2))
+    return out
+
+
+def test_reference_ssim_is_the_definition_on_a_small_array():
+    """The references' SSIM (CDTNet 7x7 with data range, IIH 11x11 with fixed constants) against explicit sums."""
+    rng = np.random.default_rng(3)
+    real = rng.integers(0, 256, (9, 12, 3)).astype(np.float64)
+    pred = np.clip(real + rng.normal(0, 20, real.shape), 0, 255).round()
+    mask = np.zeros((9, 12))
+    mask[2:7, 3:10] = 1.0
+    mask[2, 3] = 0.5  # a soft edge pixel
+    span = float(pred.max() - pred.min())
+    maps = np.stack([_direct_ssim(pred[..., c], real[..., c], 7, 1.5, (0.01 * span) ** 2, (0.03 * span) ** 2)
+                     for c in range(3)], axis=-1)
+    expected_f = np.mean([(maps[..., c] * mask).sum() / mask.sum() for c in range(3)])
+    # The references use the float32-rounded window: its sum differs from 1 by ~1e-7, hence 1e-6.
+    assert peer.cdtnet_ssim(pred, real, mask) == pytest.approx((maps.mean(), expected_f), abs=1e-6)
+    hard = (mask > 0.75).astype(np.float64)
+    maps = np.stack([_direct_ssim(pred[..., c], real[..., c], 11, 1.5, 1e-4, 9e-4) for c in range(3)], axis=-1)
+    got = peer.iih_scores(pred, real, hard)
+    assert got["SSIM"] == pytest.approx(maps.mean(), abs=1e-4)
+    assert got["fSSIM"] == pytest.approx(np.mean([(maps[..., c] * hard).sum() / hard.sum() for c in range(3)]),
+                                         abs=1e-4)
+    assert got["fMSE"] == pytest.approx(((pred - real) ** 2 * hard[..., None]).sum() / (3 * hard.sum()), rel=1e-12)
+
+
+def test_reference_window_is_a_normalised_gaussian():
+    window = peer.float32_gaussian_window(7, 1.5)
+    assert window.dtype == np.float32 and window.shape == (7, 7)
+    assert float(window.astype(np.float64).sum()) == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_array_equal(window, window.T)
+    profile = np.exp(-((np.arange(7) - 3) ** 2) / 4.5)
+    np.testing.assert_allclose(window, np.outer(profile, profile) / profile.sum() ** 2, rtol=1e-6)

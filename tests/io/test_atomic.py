@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ccharmony.errors import DatasetError
-from ccharmony.io.atomic import atomic_output, atomic_write_bytes, atomic_write_text
+from ccharmony.io.atomic import atomic_output, atomic_save_npy, atomic_write_bytes, atomic_write_text
 
 
 def test_writers_replace_the_destination(tmp_path: Path) -> None:
@@ -47,3 +47,19 @@ def test_write_failures_are_dataset_errors_without_leftovers(tmp_path: Path) -> 
     with pytest.raises(DatasetError, match="nothing was written"), atomic_output(tmp_path / "y.txt"):
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_npy_writer_names_the_file_on_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    target = tmp_path / "cache.npy"
+    atomic_save_npy(target, np.arange(4, dtype=np.uint8))
+    monkeypatch.setattr(np, "save", no_space)
+    with pytest.raises(DatasetError) as caught:
+        atomic_save_npy(target, np.zeros(3))
+    assert str(caught.value) == f"{target}: cannot write it (No space left on device)"
+    assert np.load(target).tolist() == [0, 1, 2, 3]
+    assert [p.name for p in tmp_path.iterdir()] == ["cache.npy"]

@@ -108,3 +108,23 @@ def test_read_benchmark_errors(tmp_path: Path) -> None:
     (tmp_path / "per_image.csv").write_text("name,model,comment\na_b_1.jpg,x,hello\n")
     with pytest.raises(DatasetError, match="no numeric metric column"):
         read_benchmark(tmp_path)
+
+
+def test_read_benchmark_with_seeds_averages_each_image_over_seeds(tmp_path: Path) -> None:
+    (tmp_path / "per_image.csv").write_text(
+        "model,name,photo,seed,MSE,fMSE,foreground_ratio\n"
+        "composite,a_b_1.jpg,a,,10.0,100.0,0.1\n"
+        "composite,c_d_1.jpg,c,,30.0,300.0,0.2\n"
+        "giftnet,a_b_1.jpg,a,0,2.0,20.0,0.1\n"
+        "giftnet,a_b_1.jpg,a,1,4.0,40.0,0.1\n"
+        "giftnet,c_d_1.jpg,c,0,6.0,60.0,0.2\n"
+        "giftnet,c_d_1.jpg,c,1,10.0,100.0,0.2\n")
+    view = read_benchmark(tmp_path)
+    assert view.metrics == ("MSE", "fMSE")
+    summary = view.summary.set_index("model")
+    assert summary.loc["giftnet", "images"] == 2 and summary.loc["composite", "images"] == 2
+    assert summary.loc["giftnet", "MSE"] == pytest.approx((3.0 + 8.0) / 2)
+    assert summary.loc["giftnet", "fMSE"] == pytest.approx((30.0 + 80.0) / 2)
+    rows = view.per_image.set_index(["model", "name"])
+    assert rows.loc[("giftnet", "c_d_1.jpg"), "fMSE"] == pytest.approx(80.0)
+    assert rows.loc[("giftnet", "c_d_1.jpg"), "foreground_ratio"] == pytest.approx(0.2)

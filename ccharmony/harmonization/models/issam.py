@@ -6,10 +6,10 @@ Re-write iSSAM :cite:`Sofiiuk2021`, the U-Net with spatial-separated attention
 and image fusion that the bcmi lab's public harmonization code builds on, and
 make it carry GIFT and relation taps :cite:`Niu2023`:
 
--   :class:`ConvBlock`, :class:`UNetDoubleConv`, :class:`UNetDownBlock`,
-    :class:`UNetUpBlock`: iSSAM's blocks.
--   :class:`ChannelAttention`, :class:`GaussianSmoothing`,
-    :class:`SpatialSeparatedAttention`: SSAM.
+-   :class:`ConvNormReLU`, :class:`DoubleConv`, :class:`EncoderStage`,
+    :class:`DecoderStage`: the U-Net's building blocks.
+-   :class:`ChannelGate`, :class:`MaskBlur`, :class:`SSAM`: spatial-separated
+    attention.
 -   :class:`ISSAMEncoder`, :class:`ISSAMDecoder`: the encoder and decoder, with
     hooks on encoder outputs, skip features and decoder outputs.
 -   :func:`init_xavier_gluon`: iSSAM's ``XavierGluon`` initialisation.
@@ -19,19 +19,21 @@ make it carry GIFT and relation taps :cite:`Niu2023`:
 -   :class:`GiftNet`: the same class, named for the models that have GIFT or
     relation distillation (the ``giftnet`` row is the full GiftNet).
 
-Sources (SamsungLabs/image_harmonization, commit 4d16b12): the blocks and the
-encoder/decoder follow ``iharm/model/modeling/unet.py`` and
-``iharm/model/modeling/basic_blocks.py``; SSAM ``iharm/model/base/ssam_model.py``
-and ``iharm/model/ops.py``; the initialisation ``iharm/model/initializer.py``
-and ``models/fixed256/improved_ssam.py``; the configuration of the released
+The code is ours, written from the paper and from what iSSAM's code does
+(SamsungLabs/image_harmonization, commit 4d16b12): the architecture rules
+from ``iharm/model/modeling/unet.py``, ``iharm/model/modeling/basic_blocks.py``,
+``iharm/model/base/ssam_model.py`` and ``iharm/model/ops.py``; the
+initialisation from ``iharm/model/initializer.py`` and
+``models/fixed256/improved_ssam.py``; the configuration of the released
 ``issam256.pth`` is ``improved_ssam256`` in ``iharm/mconfigs/base.py`` (depth 4,
 ``ch`` 32, ``image_fusion`` True, ``attention_mid_k`` 0.5,
-``batchnorm_from`` 2, ``attend_from`` 2). Attribute names and module order are
-theirs, so the state dict has their parameter names and shapes (checked in
-``tests/harmonization/test_issam_layout.py`` against a transcription of their
-classes and ``tests/fixtures/issam256_state_dict.json``) and
-``--init-from issam256.pth`` loads by name; GIFT modules are extra keys
-(``gifts.<level>.*``).
+``batchnorm_from`` 2, ``attend_from`` 2). Only the *attribute names* and their
+registration order are iSSAM's (``encoder.block0``, ``blocks_connected``,
+``up_blocks``, ``learning_block``, ``mask_blurring``, ...), so that the state
+dict has their parameter names and shapes and ``--init-from issam256.pth``
+loads by name; ``tests/fixtures/issam256_state_dict.json`` lists those names
+and shapes and ``tests/harmonization/test_issam_layout.py`` checks ours
+against it. GIFT modules are extra keys (``gifts.<level>.*``).
 
 Architecture of ``improved_ssam256``: four encoder blocks of two 3x3
 convolutions + ReLU (32, 64, 128, 256 channels), BatchNorm in blocks 2 and 3
@@ -46,8 +48,12 @@ the ImageNet-normalised space.
 Our wrapper takes RGB in [0, 1] and returns RGB in [0, 1] (normalisation and
 its inverse inside, as iSSAM's data pipeline and ``Predictor`` do); the mask
 enters in [0, 1] (iSSAM's convention). A size not divisible by
-``2^(depth-1)`` is zero-padded (centred, as iSSAM's ``PadToDivisor``) and the
-output cropped back.
+``2^(depth-1)`` is zero-padded, centred as iSSAM's ``PadToDivisor``
+(``iharm/inference/transforms.py``), and the output cropped back. iSSAM's
+``Predictor`` pads to a multiple of ``2^(depth+1)`` (32 at depth 4); we pad to
+the least multiple the network needs (8), so outputs at sizes that are not
+multiples of 32 can differ near the borders (256x256, the field's size, is
+not padded by either).
 
 References
 ----------
@@ -68,8 +74,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -83,13 +89,13 @@ __author__ = "ccharmony developers"
 __license__ = "MIT"
 
 __all__ = [
-    "ConvBlock",
-    "UNetDoubleConv",
-    "UNetDownBlock",
-    "UNetUpBlock",
-    "ChannelAttention",
-    "GaussianSmoothing",
-    "SpatialSeparatedAttention",
+    "ConvNormReLU",
+    "DoubleConv",
+    "EncoderStage",
+    "DecoderStage",
+    "ChannelGate",
+    "MaskBlur",
+    "SSAM",
     "ISSAMEncoder",
     "ISSAMDecoder",
     "init_xavier_gluon",
@@ -104,102 +110,119 @@ FeatureHook = Callable[[int, torch.Tensor], torch.Tensor]
 """``hook(level, features) -> features``."""
 
 
-def _relu() -> nn.Module:
-    return nn.ReLU(inplace=True)
-
-
-class ConvBlock(nn.Module):
+class ConvNormReLU(nn.Module):
     """
-    Convolve, normalise (optional) and activate: iSSAM's ``ConvBlock`` (``basic_blocks.py``).
+    Apply a 3x3 convolution (stride 1, padding 1), optional BatchNorm, then ReLU.
 
     Parameters
     ----------
-    in_channels, out_channels, kernel_size, stride, padding
+    in_channels, out_channels
         Of the convolution.
     norm
-        Add BatchNorm (an ``Identity`` otherwise, which has no parameters).
+        BatchNorm after the convolution; without it the middle slot holds an
+        ``Identity``, which has no parameters, so the BatchNorm's parameters
+        are ``block.1.*`` exactly when it exists (iSSAM's ``ConvBlock``
+        layout, ``basic_blocks.py``).
     bias
-        Bias of the convolution (iSSAM keeps it even before BatchNorm, except
-        in SSAM's learning block).
-    activation
-        Module factory (ReLU).
+        Bias of the convolution. iSSAM keeps it even before BatchNorm; only
+        SSAM's learning block drops it.
+
+    Notes
+    -----
+    Every convolution of ``improved_ssam256`` but the two 1x1 heads is of
+    this form.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, *, kernel_size: int = 3, stride: int = 1,
-                 padding: int = 1, norm: bool = False, bias: bool = True,
-                 activation: Callable[[], nn.Module] = _relu) -> None:
+    def __init__(self, in_channels: int, out_channels: int, *, norm: bool = False, bias: bool = True) -> None:
         super().__init__()
+        normalise: nn.Module = nn.BatchNorm2d(out_channels) if norm else nn.Identity()
         self.block = nn.Sequential(
-            nn.Conv2d(in_channels, out_channels, kernel_size=kernel_size, stride=stride, padding=padding,
-                      bias=bias),
-            nn.BatchNorm2d(out_channels) if norm else nn.Identity(),
-            activation(),
+            nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=1, padding=1, bias=bias),
+            normalise,
+            nn.ReLU(inplace=True),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return ``act(norm(conv(x)))``."""
+        """Return ``relu(norm(conv(x)))``."""
         return self.block(x)
 
 
-class UNetDoubleConv(nn.Module):
-    """Apply two 3x3 :class:`ConvBlock` (``unet.py``'s ``UNetDoubleConv``)."""
+class DoubleConv(nn.Module):
+    """Chain two :class:`ConvNormReLU` (``in -> out -> out`` channels), held as ``block.0`` and ``block.1``."""
 
     def __init__(self, in_channels: int, out_channels: int, *, norm: bool) -> None:
         super().__init__()
-        self.block = nn.Sequential(
-            ConvBlock(in_channels, out_channels, norm=norm),
-            ConvBlock(out_channels, out_channels, norm=norm),
-        )
+        first = ConvNormReLU(in_channels, out_channels, norm=norm)
+        second = ConvNormReLU(out_channels, out_channels, norm=norm)
+        self.block = nn.Sequential(first, second)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the two convolutions of ``x``."""
+        """Return both convolutions applied to ``x``."""
         return self.block(x)
 
 
-class UNetDownBlock(nn.Module):
-    """Encode one level: :class:`UNetDoubleConv`, then 2x2 max-pooling unless it is the last block."""
+class EncoderStage(nn.Module):
+    """
+    Hold one encoder level: :class:`DoubleConv` as ``convs`` and its down-sampling as ``pooling``.
+
+    Parameters
+    ----------
+    in_channels, out_channels
+        Of the level.
+    norm
+        BatchNorm in both convolutions.
+    pool
+        2x2 max-pooling towards the next level; the deepest level has none
+        (an ``Identity``).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, *, norm: bool, pool: bool) -> None:
         super().__init__()
-        self.convs = UNetDoubleConv(in_channels, out_channels, norm=norm)
-        self.pooling: nn.Module = nn.MaxPool2d(2, 2) if pool else nn.Identity()
+        self.convs = DoubleConv(in_channels, out_channels, norm=norm)
+        self.pooling: nn.Module = nn.MaxPool2d(kernel_size=2, stride=2) if pool else nn.Identity()
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(features, pooled features)``."""
-        conv_x = self.convs(x)
-        return conv_x, self.pooling(conv_x)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the level's features (full resolution, before pooling)."""
+        return self.convs(x)
 
 
-class ChannelAttention(nn.Module):
+class ChannelGate(nn.Module):
     """
-    Gate channels by an MLP of their global average and maximum (``ops.py``'s ``ChannelAttention``).
+    Scale each channel by a learnt function of its global average and global maximum.
 
     Parameters
     ----------
     in_channels
-        Channels; the hidden layer has ``max(in_channels // 16, 8)`` units.
+        Channels ``C``; the hidden layer has ``max(C // 16, 8)`` units.
+
+    Notes
+    -----
+    ``g = sigmoid(W2 relu(W1 [avg(x); max(x)] + b1) + b2)``, ``out_c = g_c
+    x_c`` (iSSAM's ``ChannelAttention``, ``ops.py``). The MLP is the
+    ``attention_transform`` sequence (``0`` and ``2`` are the linear layers)
+    for iSSAM's parameter names.
     """
 
     def __init__(self, in_channels: int) -> None:
         super().__init__()
-        self.global_pools = nn.ModuleList([nn.AdaptiveAvgPool2d(1), nn.AdaptiveMaxPool2d(1)])
         hidden = max(in_channels // 16, 8)
         self.attention_transform = nn.Sequential(
-            nn.Linear(len(self.global_pools) * in_channels, hidden),
+            nn.Linear(2 * in_channels, hidden),
             nn.ReLU(),
             nn.Linear(hidden, in_channels),
             nn.Sigmoid(),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return ``sigmoid(MLP([avg(x), max(x)])) * x``."""
-        pooled = torch.cat([pool(x) for pool in self.global_pools], dim=1).flatten(start_dim=1)
-        return self.attention_transform(pooled)[..., None, None] * x
+        """Return ``x`` with each channel multiplied by its gate in (0, 1)."""
+        statistics = torch.cat([F.adaptive_avg_pool2d(x, 1), F.adaptive_max_pool2d(x, 1)], dim=1)
+        gates = self.attention_transform(statistics.flatten(start_dim=1))
+        return gates[:, :, None, None] * x
 
 
-class GaussianSmoothing(nn.Module):
+class MaskBlur(nn.Module):
     """
-    Blur one channel with a normalised Gaussian kernel held in a buffer named ``weight``.
+    Blur a one-channel map with a normalised 2-D Gaussian held in a buffer named ``weight``.
 
     Parameters
     ----------
@@ -212,20 +235,22 @@ class GaussianSmoothing(nn.Module):
 
     Notes
     -----
-    As ``basic_blocks.py``'s ``GaussianSmoothing`` with one channel: the buffer
-    is persistent (it is in iSSAM's state dict) and named ``weight``, which is
-    why ``XavierGluon`` re-draws it (:func:`init_xavier_gluon`).
+    The kernel is the outer product of the 1-D profile
+    ``exp(-(x - (k - 1) / 2)^2 / (2 sigma^2))`` with itself, divided by its
+    sum. The buffer is persistent, with iSSAM's name and shape
+    ``(1, 1, k, k)`` (``GaussianSmoothing`` in ``basic_blocks.py``): it is in
+    ``issam256.pth``, and being called ``weight`` it is re-drawn by
+    ``XavierGluon`` (:func:`init_xavier_gluon`).
     """
 
     weight: torch.Tensor
 
     def __init__(self, kernel_size: int = 7, sigma: float = 1.0, padding: int = 3) -> None:
         super().__init__()
-        grid = torch.arange(kernel_size, dtype=torch.float32)
-        centre = (kernel_size - 1) / 2.0
-        profile = torch.exp(-(((grid - centre) / sigma) ** 2) / 2) / (sigma * math.sqrt(2 * math.pi))
-        kernel = profile[:, None] * profile[None, :]
-        self.register_buffer("weight", (kernel / kernel.sum()).view(1, 1, kernel_size, kernel_size))
+        offsets = torch.arange(kernel_size, dtype=torch.float32) - (kernel_size - 1) / 2.0
+        profile = torch.exp(-0.5 * (offsets / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
+        kernel = torch.outer(profile, profile)
+        self.register_buffer("weight", (kernel / kernel.sum())[None, None])
         self.padding = padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -233,49 +258,51 @@ class GaussianSmoothing(nn.Module):
         return F.conv2d(x, self.weight.to(x.dtype), padding=self.padding)
 
 
-class SpatialSeparatedAttention(nn.Module):
+class SSAM(nn.Module):
     """
-    Apply SSAM: separate channel attention on foreground, background and their mix.
+    Attend to foreground and background separately (spatial-separated attention :cite:`Sofiiuk2021`).
 
     Parameters
     ----------
     in_channels
         Channels of the decoder block's concatenation.
     mid_k
-        Width factor of the foreground learning block.
+        Width factor of the foreground learning block (``int(mid_k C)``
+        channels).
 
     Notes
     -----
-    ``m = blur(resize(mask))`` (bilinear, ``align_corners=True``), then
-    ``out = m (L(G_fg(x)) + G_mix(x)) + (1 - m) G_bg(x)`` with ``G_*``
-    :class:`ChannelAttention` gates and ``L`` two 3x3 convolutions (BatchNorm,
-    no bias) :cite:`Sofiiuk2021` (``ssam_model.py``).
+    With ``m`` the mask resized to the features (bilinear,
+    ``align_corners=True``) and blurred (:class:`MaskBlur`),
+    ``out = m (L(G_fg(x)) + G_mix(x)) + (1 - m) G_bg(x)``: ``G_*`` are
+    :class:`ChannelGate` and ``L`` two :class:`ConvNormReLU` with BatchNorm and
+    no bias (``in -> mid -> in`` channels), as iSSAM's
+    ``SpatialSeparatedAttention`` (``ssam_model.py``).
     """
 
     def __init__(self, in_channels: int, *, mid_k: float) -> None:
         super().__init__()
-        self.background_gate = ChannelAttention(in_channels)
-        self.foreground_gate = ChannelAttention(in_channels)
-        self.mix_gate = ChannelAttention(in_channels)
-        mid_channels = int(mid_k * in_channels)
+        self.background_gate = ChannelGate(in_channels)
+        self.foreground_gate = ChannelGate(in_channels)
+        self.mix_gate = ChannelGate(in_channels)
+        hidden = int(mid_k * in_channels)
         self.learning_block = nn.Sequential(
-            ConvBlock(in_channels, mid_channels, norm=True, bias=False),
-            ConvBlock(mid_channels, in_channels, norm=True, bias=False),
+            ConvNormReLU(in_channels, hidden, norm=True, bias=False),
+            ConvNormReLU(hidden, in_channels, norm=True, bias=False),
         )
-        self.mask_blurring = GaussianSmoothing(7, 1.0, padding=3)
+        self.mask_blurring = MaskBlur(7, 1.0, padding=3)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Return the attended features."""
-        mask = self.mask_blurring(F.interpolate(mask, size=x.shape[-2:], mode="bilinear", align_corners=True))
-        background = self.background_gate(x)
-        foreground = self.learning_block(self.foreground_gate(x))
-        mix = self.mix_gate(x)
-        return mask * (foreground + mix) + (1 - mask) * background
+        """Return the attended features (the shape of ``x``)."""
+        resized = F.interpolate(mask, size=x.shape[-2:], mode="bilinear", align_corners=True)
+        weight = self.mask_blurring(resized)
+        inside = self.learning_block(self.foreground_gate(x)) + self.mix_gate(x)
+        return weight * inside + (1 - weight) * self.background_gate(x)
 
 
-class UNetUpBlock(nn.Module):
+class DecoderStage(nn.Module):
     """
-    Decode one level (``unet.py``'s ``UNetUpBlock``).
+    Decode one level: up-sample, join the skip features, attend (optionally), convolve.
 
     Parameters
     ----------
@@ -290,34 +317,35 @@ class UNetUpBlock(nn.Module):
 
     Notes
     -----
-    ``convs([skip, conv(up(x))])`` with SSAM before ``convs`` when present; the
-    skip comes first in the concatenation, as in iSSAM.
+    ``upconv``: bilinear x2 (``align_corners=True``) and a
+    :class:`ConvNormReLU` without BatchNorm; the skip features come *first*
+    in the concatenation; ``convs``: :class:`DoubleConv` with BatchNorm;
+    ``attention``: :class:`SSAM` or ``None`` (iSSAM's ``UNetUpBlock``,
+    ``unet.py``).
     """
 
     def __init__(self, in_channels_decoder: int, in_channels_encoder: int, out_channels: int, *,
                  attention_mid_k: float | None) -> None:
         super().__init__()
+        joined = in_channels_encoder + out_channels
         self.upconv = nn.Sequential(
             nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True),
-            ConvBlock(in_channels_decoder, out_channels, norm=False),
+            ConvNormReLU(in_channels_decoder, out_channels, norm=False),
         )
-        self.convs = UNetDoubleConv(in_channels_encoder + out_channels, out_channels, norm=True)
-        self.attention: SpatialSeparatedAttention | None = (
-            SpatialSeparatedAttention(in_channels_encoder + out_channels, mid_k=attention_mid_k)
-            if attention_mid_k is not None else None
-        )
+        self.convs = DoubleConv(joined, out_channels, norm=True)
+        self.attention: SSAM | None = None if attention_mid_k is None else SSAM(joined, mid_k=attention_mid_k)
 
     def forward(self, x: torch.Tensor, encoder_out: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Return the decoded features at ``encoder_out``'s resolution."""
-        joined = torch.cat([encoder_out, self.upconv(x)], dim=1)
+        features = torch.cat([encoder_out, self.upconv(x)], dim=1)
         if self.attention is not None:
-            joined = self.attention(joined, mask)
-        return self.convs(joined)
+            features = self.attention(features, mask)
+        return self.convs(features)
 
 
 class ISSAMEncoder(nn.Module):
     """
-    Encode image + mask into one feature map per level (``unet.py``'s ``UNetEncoder``).
+    Encode image + mask into one feature map per level.
 
     Parameters
     ----------
@@ -326,9 +354,11 @@ class ISSAMEncoder(nn.Module):
 
     Notes
     -----
-    Blocks ``block0``, ``block1`` and ``blocks_connected.block<i>`` (iSSAM's
-    names); block ``i`` has BatchNorm when ``batchnorm_from <= i``. The empty
-    ``connectors`` dict is iSSAM's (backbone features, unused here).
+    Levels are :class:`EncoderStage` attributes ``block0``, ``block1`` and
+    ``blocks_connected.block<i>`` (iSSAM's names, ``UNetEncoder`` in
+    ``unet.py``); level ``i`` has BatchNorm when ``0 <= batchnorm_from <= i``. The
+    empty ``connectors`` dict stands where iSSAM keeps its backbone
+    connectors (none here; it holds no parameters).
     """
 
     def __init__(self, backbone: BackboneConfig, in_channels: int = 4) -> None:
@@ -336,23 +366,23 @@ class ISSAMEncoder(nn.Module):
         depth = backbone.depth
         self.depth = depth
         self.block_channels = [backbone.channels(level) for level in range(depth)]
-        self.block0 = UNetDownBlock(in_channels, self.block_channels[0],
-                                    norm=backbone.batchnorm_from == 0, pool=True)
-        self.block1 = UNetDownBlock(self.block_channels[0], self.block_channels[1],
-                                    norm=backbone.batchnorm_from <= 1, pool=depth > 2)
+        inputs = [in_channels, *self.block_channels[:-1]]
+
+        def stage(level: int) -> EncoderStage:
+            return EncoderStage(inputs[level], self.block_channels[level],
+                                norm=0 <= backbone.batchnorm_from <= level, pool=level < depth - 1)
+
+        self.block0 = stage(0)
+        self.block1 = stage(1)
         self.blocks_connected = nn.ModuleDict()
         self.connectors = nn.ModuleDict()
-        for index in range(2, depth):
-            self.blocks_connected[f"block{index}"] = UNetDownBlock(
-                self.block_channels[index - 1], self.block_channels[index],
-                norm=backbone.batchnorm_from <= index, pool=index < depth - 1,
-            )
+        for level in range(2, depth):
+            self.blocks_connected[f"block{level}"] = stage(level)
 
-    def blocks(self) -> list[UNetDownBlock]:
-        """Return the blocks in level order."""
-        blocks: list[nn.Module] = [self.block0, self.block1,
-                                   *(self.blocks_connected[f"block{i}"] for i in range(2, self.depth))]
-        return [block for block in blocks if isinstance(block, UNetDownBlock)]
+    def blocks(self) -> list[EncoderStage]:
+        """Return the levels in order, full resolution first."""
+        deeper = [self.blocks_connected[f"block{level}"] for level in range(2, self.depth)]
+        return [stage for stage in (self.block0, self.block1, *deeper) if isinstance(stage, EncoderStage)]
 
     def forward(self, x: torch.Tensor, *, hook: FeatureHook | None = None,
                 last_level: int | None = None) -> list[torch.Tensor]:
@@ -362,20 +392,22 @@ class ISSAMEncoder(nn.Module):
         ``hook(level, features)`` may replace a level's output before it is
         pooled into the next block and stored for its skip connection.
         """
-        outputs = []
-        count = self.depth if last_level is None else last_level + 1
-        for level, block in enumerate(self.blocks()[:count]):
-            features = block.convs(x)
+        stages = self.blocks()
+        if last_level is not None:
+            stages = stages[:last_level + 1]
+        levels: list[torch.Tensor] = []
+        for level, stage in enumerate(stages):
+            features = stage(x)
             if hook is not None:
                 features = hook(level, features)
-            outputs.append(features)
-            x = block.pooling(features)
-        return outputs
+            levels.append(features)
+            x = stage.pooling(features)
+        return levels
 
 
 class ISSAMDecoder(nn.Module):
     """
-    Decode with skip connections, SSAM and the image-fusion head (``unet.py``'s ``UNetDecoder``).
+    Decode with skip connections and SSAM, and hold the image-fusion head.
 
     Parameters
     ----------
@@ -384,22 +416,24 @@ class ISSAMDecoder(nn.Module):
 
     Notes
     -----
-    ``up_blocks[j]`` works at level ``depth - 2 - j``; it has SSAM when
-    ``0 <= attend_from <= j``. ``conv_attention`` (with fusion) and
-    ``to_rgb`` are 1x1 convolutions of the last block's features.
+    ``up_blocks[j]`` (a :class:`DecoderStage`) works at level
+    ``depth - 2 - j``; it has SSAM when ``0 <= attend_from <= j``.
+    ``conv_attention`` (with fusion) and ``to_rgb`` are 1x1 convolutions of
+    the last block's features (iSSAM's ``UNetDecoder``, ``unet.py``).
     """
 
     def __init__(self, backbone: BackboneConfig) -> None:
         super().__init__()
         depth = backbone.depth
         self.depth = depth
-        attend_from = int(backbone.attend_from if backbone.attend_from is not None else -1)
+        attend_from = -1 if backbone.attend_from is None else int(backbone.attend_from)
         self.up_blocks = nn.ModuleList()
         for index in range(depth - 1):
-            deep, skip = backbone.channels(depth - 1 - index), backbone.channels(depth - 2 - index)
-            self.up_blocks.append(UNetUpBlock(
-                deep, skip, skip,
-                attention_mid_k=backbone.attention_mid_k if 0 <= attend_from <= index else None,
+            level = depth - 2 - index
+            attends = 0 <= attend_from <= index
+            self.up_blocks.append(DecoderStage(
+                backbone.channels(level + 1), backbone.channels(level), backbone.channels(level),
+                attention_mid_k=backbone.attention_mid_k if attends else None,
             ))
         width = backbone.channels(0)
         self.image_fusion = backbone.fusion
@@ -411,46 +445,61 @@ class ISSAMDecoder(nn.Module):
                 skip_hook: FeatureHook | None = None, output_hook: FeatureHook | None = None) -> torch.Tensor:
         """Return the last decoder block's features; hooks may replace skips and block outputs."""
         x = features[-1]
-        for index, block in enumerate(self.up_blocks):
+        for index, stage in enumerate(self.up_blocks):
             level = self.depth - 2 - index
-            skip = features[level]
-            if skip_hook is not None:
-                skip = skip_hook(level, skip)
-            x = block(x, skip, mask)
+            skip = features[level] if skip_hook is None else skip_hook(level, features[level])
+            x = stage(x, skip, mask)
             if output_hook is not None:
                 x = output_hook(level, x)
         return x
 
     def head(self, features: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        """Return ``a * image + (1 - a) * to_rgb(features)`` (or ``to_rgb`` without fusion), normalised space."""
+        """
+        Return the output in the normalised space.
+
+        With fusion, ``a image + (1 - a) to_rgb(features)`` where ``a =
+        sigmoid(3 conv_attention(features))``, a per-pixel blend weight in
+        (0, 1); without, ``to_rgb(features)``.
+        """
         rgb = self.to_rgb(features)
         if not self.image_fusion:
             return rgb
-        alpha = torch.sigmoid(3.0 * self.conv_attention(features))
-        return alpha * image + (1.0 - alpha) * rgb
+        keep = torch.sigmoid(3.0 * self.conv_attention(features))
+        return keep * image + (1.0 - keep) * rgb
 
 
-def init_xavier_gluon(module: nn.Module, *, magnitude: float = 1.0, keep_gaussian_blur: bool = False) -> None:
+Distribution = Literal["gaussian", "uniform"]
+
+
+def init_xavier_gluon(module: nn.Module, *, magnitude: float = 1.0, distribution: Distribution = "gaussian",
+                      keep_gaussian_blur: bool = False) -> None:
     """
-    Initialise a module in place as iSSAM's ``XavierGluon(rnd_type='gaussian')`` does.
+    Initialise a module in place with iSSAM's ``XavierGluon`` rule.
 
     Parameters
     ----------
     module
-        Visited in ``nn.Module.apply`` order (children first), as iSSAM's
-        ``model.apply(initializer.XavierGluon(...))``.
+        Its sub-modules are visited children first (``nn.Module.apply``
+        order), as iSSAM's ``model.apply(initializer.XavierGluon(...))``.
     magnitude
-        1.0 in ``models/fixed256/improved_ssam.py``.
+        1.0 in ``models/fixed256/improved_ssam.py``, whose call is
+        ``XavierGluon(rnd_type='gaussian', magnitude=1.0)``; the class default
+        is 3.
+    distribution
+        ``"gaussian"`` (the call above) or ``"uniform"`` (the class default).
     keep_gaussian_blur
-        Skip :class:`GaussianSmoothing` (keep the Gaussian). False reproduces
-        iSSAM, whose initialiser re-draws the buffer because it is named
-        ``weight``.
+        Skip :class:`MaskBlur` (keep the Gaussian). False reproduces iSSAM,
+        whose initialiser re-draws the buffer because it is named ``weight``.
 
     Notes
     -----
-    BatchNorm: weight 1, bias 0. Any other module with a ``weight``:
-    ``N(0, sqrt(magnitude / ((fan_in + fan_out) / 2)))``, bias 0
-    (``iharm/model/initializer.py``).
+    With ``s = sqrt(magnitude / ((fan_in + fan_out) / 2))`` (``factor_type
+    'avg'``; fans as :func:`torch.nn.init._calculate_fan_in_and_fan_out`),
+    every non-normalisation module with a ``weight`` gets ``N(0, s^2)``
+    (gaussian) or ``U(-s, s)`` (uniform, variance ``s^2 / 3``) and a zero
+    bias; BatchNorm, InstanceNorm and GroupNorm get weight 1, bias 0
+    (``iharm/model/initializer.py``: ``Initializer.__call__`` and
+    ``XavierGluon._init_weight``).
 
     Examples
     --------
@@ -458,27 +507,38 @@ def init_xavier_gluon(module: nn.Module, *, magnitude: float = 1.0, keep_gaussia
     >>> _ = torch.manual_seed(0); init_xavier_gluon(conv)
     >>> float(conv.bias.detach().abs().max()), round(float(conv.weight.detach().std()), 1)
     (0.0, 0.1)
+    >>> init_xavier_gluon(conv, magnitude=3.0, distribution="uniform")
+    >>> bool(conv.weight.detach().abs().max() <= (3.0 / ((36 + 72) / 2)) ** 0.5)
+    True
     """
+    if distribution not in ("gaussian", "uniform"):
+        raise ConfigError(f"init_xavier_gluon: distribution must be 'gaussian' or 'uniform', got {distribution!r}")
+    normalisations = (nn.modules.batchnorm._NormBase, nn.GroupNorm)
 
-    def initialise(m: nn.Module) -> None:
-        if keep_gaussian_blur and isinstance(m, GaussianSmoothing):
+    def visit(child: nn.Module) -> None:
+        if keep_gaussian_blur and isinstance(child, MaskBlur):
             return
-        weight = getattr(m, "weight", None)
-        bias = getattr(m, "bias", None)
-        if isinstance(m, nn.modules.batchnorm._NormBase) or "BatchNorm" in type(m).__name__:
+        weight = getattr(child, "weight", None)
+        bias = getattr(child, "bias", None)
+        if isinstance(child, normalisations) or "BatchNorm" in type(child).__name__:
+            # Scale 1 and shift 0: the normalisation starts as the identity.
             if isinstance(weight, torch.Tensor):
-                nn.init.constant_(weight.data, 1.0)
+                weight.data.fill_(1.0)
             if isinstance(bias, torch.Tensor):
-                nn.init.constant_(bias.data, 0.0)
+                bias.data.zero_()
             return
         if isinstance(weight, torch.Tensor):
             fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(weight)
-            nn.init.normal_(weight.data, 0.0, float(np.sqrt(magnitude / ((fan_in + fan_out) / 2.0))))
+            scale = math.sqrt(magnitude / ((fan_in + fan_out) / 2.0))
+            if distribution == "gaussian":
+                nn.init.normal_(weight.data, 0.0, scale)
+            else:
+                nn.init.uniform_(weight.data, -scale, scale)
         if isinstance(bias, torch.Tensor):
-            nn.init.constant_(bias.data, 0.0)
+            bias.data.zero_()
 
     with torch.no_grad():
-        module.apply(initialise)
+        module.apply(visit)
 
 
 class ISSAMNet(nn.Module):

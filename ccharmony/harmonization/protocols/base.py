@@ -182,12 +182,13 @@ def photo_of(paths: SamplePaths, folder: PathType) -> str:
 
 def gaussian_taps(window_size: int, sigma: float) -> np.ndarray:
     """
-    Return ``pytorch_ssim.gaussian``: float32 taps ``exp(-(x - w//2)^2 / (2 sigma^2))`` normalised to sum 1.
+    Return the 1-D Gaussian window of the pytorch_ssim-based evaluations, as float32 taps.
 
-    Computed with ``torch`` on the CPU as the peers build their window (before
-    moving it to the GPU): the normalising float32 sum is torch's, which can
-    round differently from numpy's by one unit in the last place, and IIH's
-    SSIM notices (:func:`ssim_maps_zero_padded`).
+    Tap ``i`` is ``exp(-(i - w//2)^2 / (2 sigma^2))``, the taps normalised to
+    sum 1. The sum is taken by ``torch`` in float32 on the CPU, where the
+    peers build their window before moving it to the GPU: it can round
+    differently from numpy's by one unit in the last place, and IIH's SSIM
+    notices (:func:`ssim_maps_zero_padded`).
 
     Examples
     --------
@@ -196,11 +197,11 @@ def gaussian_taps(window_size: int, sigma: float) -> np.ndarray:
     """
     import torch
 
-    gauss = torch.tensor(
-        [math.exp(-((x - window_size // 2) ** 2) / float(2 * sigma**2)) for x in range(window_size)],
-        dtype=torch.float32,
-    )
-    return (gauss / gauss.sum()).numpy()
+    centre = window_size // 2
+    two_variance = float(2 * sigma**2)
+    taps = torch.tensor([math.exp(-float((i - centre) ** 2) / two_variance) for i in range(window_size)],
+                        dtype=torch.float32)
+    return (taps / taps.sum()).numpy()
 
 
 def ssim_maps_zero_padded(
@@ -261,21 +262,21 @@ def ssim_maps_zero_padded(
     >>> maps.shape, round(float(maps.min()), 12)
     ((3, 9, 9), 1.0)
     """
-    img1 = np.ascontiguousarray(np.asarray(pred, dtype=np.float64))
-    img2 = np.ascontiguousarray(np.asarray(real, dtype=np.float64))
+    p = np.ascontiguousarray(np.asarray(pred, dtype=np.float64))
+    r = np.ascontiguousarray(np.asarray(real, dtype=np.float64))
     taps = gaussian_taps(window_size, sigma)
-    kernel = (taps[:, None] @ taps[None, :]).astype(np.float64)  # float32 products, as torch's mm
+    kernel = np.outer(taps, taps).astype(np.float32).astype(np.float64)  # float32 products, as the peers' window
 
-    def window(image: np.ndarray) -> np.ndarray:
+    def local_mean(image: np.ndarray) -> np.ndarray:
         return cv2.filter2D(image, cv2.CV_64F, kernel, borderType=cv2.BORDER_CONSTANT)
 
-    mu1, mu2 = window(img1), window(img2)
-    mu1_sq, mu2_sq, mu1_mu2 = mu1 * mu1, mu2 * mu2, mu1 * mu2
-    sigma1_sq = window(img1 * img1) - mu1_sq
-    sigma2_sq = window(img2 * img2) - mu2_sq
-    sigma12 = window(img1 * img2) - mu1_mu2
-    ssim_map = ((2 * mu1_mu2 + C1) * (2 * sigma12 + C2)) / ((mu1_sq + mu2_sq + C1) * (sigma1_sq + sigma2_sq + C2))
-    return np.ascontiguousarray(ssim_map.transpose(2, 0, 1))
+    mean_p, mean_r = local_mean(p), local_mean(r)
+    var_p = local_mean(p * p) - mean_p**2
+    var_r = local_mean(r * r) - mean_r**2
+    cov = local_mean(p * r) - mean_p * mean_r
+    luminance = (2 * mean_p * mean_r + C1) / (mean_p**2 + mean_r**2 + C1)
+    structure = (2 * cov + C2) / (var_p + var_r + C2)
+    return np.ascontiguousarray((luminance * structure).transpose(2, 0, 1))
 
 
 def masked_map_mean(maps: np.ndarray, mask: np.ndarray) -> float:
