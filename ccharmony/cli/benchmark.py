@@ -244,7 +244,7 @@ def _run_score(args) -> int:  # noqa: ANN001
             data, args.predictions, name=args.name, protocol=args.protocol, run_dir=args.run_dir,
             out_dir=args.out, allow_missing=args.allow_missing, replace=args.replace,
             statistics=BootstrapOptions(resamples=args.bootstrap) if args.bootstrap else None,
-            progress=show_progress(args),
+            progress=show_progress(args), data_location=str(args.data),
         )
     if result.missing:
         print(f"{len(result.missing)} test composite(s) without a prediction (see report.json)")

@@ -312,6 +312,7 @@ def score_predictions(
     include_composite: bool = True,
     statistics: BootstrapOptions | None = None,
     progress: bool = False,
+    data_location: str | None = None,
 ) -> ScoreResult:
     """
     Score a folder of predictions against a dataset's test split under a protocol.
@@ -350,6 +351,10 @@ def score_predictions(
         :class:`~ccharmony.harmonization.statistics.BootstrapOptions`).
     progress
         Show a progress bar while reading the test set.
+    data_location
+        How to name the dataset in messages and ``report.json`` when
+        ``data_dir`` is a local mirror of it (a store URL such as
+        ``s3://bucket/ds``); default ``data_dir`` itself.
 
     Returns
     -------
@@ -392,6 +397,7 @@ def score_predictions(
     row_name = _check_name(name)
     chosen = get_protocol(protocol)
     data = Path(data_dir)
+    shown = data_location or str(data)
     paths = _test_samples(data)
     names = [sample.name for sample in paths]
     found = list_predictions(predictions_dir)
@@ -399,7 +405,7 @@ def score_predictions(
     extra = tuple(sorted(set(found.files) - set(names)))
     if len(missing) == len(names):
         raise DatasetError(
-            f"{found.folder}: no prediction matches a test composite of {data} ({len(names)} expected, named "
+            f"{found.folder}: no prediction matches a test composite of {shown} ({len(names)} expected, named "
             f"<composite stem>.jpg or .png, e.g. {printable(names[0])}.jpg)"
         )
     if missing and not allow_missing:
@@ -452,7 +458,7 @@ def score_predictions(
     descriptions[row_name] = description or f"scored from {printable(found.folder)}"
     meta.update({
         "descriptions": descriptions,
-        "dataset": meta.get("dataset", str(data)),
+        "dataset": meta.get("dataset", shown),
         "test_count": len(names),
         "ccharmony_version": meta.get("ccharmony_version", __version__),
     })

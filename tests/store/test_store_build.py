@@ -221,6 +221,37 @@ def test_verify_and_benchmark_read_the_dataset_from_the_store(store: dict[str, s
         assert (folder / "MANIFEST.json").is_file()
 
 
+def test_benchmark_commands_take_a_store_url(store: dict[str, str], local: Path, tmp_path: Path) -> None:
+    """``benchmark giftnet`` and ``benchmark score`` as a user types them, with ``--data s3://...``.
+
+    The reports name the URL (not the temporary mirror), and the composites of the local build of
+    the same inputs, scored as predictions, reproduce the composite row exactly.
+    """
+    url = f"s3://{BUCKET}/verify"  # built by test_verify_and_benchmark_read_the_dataset_from_the_store
+    if not _fs().exists(f"{BUCKET}/verify/MANIFEST.json"):
+        pytest.skip("the store dataset of the previous test is absent")
+    env = {**os.environ, **store, "CCHARMONY_CACHE_DIR": str(tmp_path / "cli-cache")}
+
+    def cli(*arguments: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "ccharmony", *arguments], capture_output=True, text=True,
+                              timeout=600, check=False, cwd=tmp_path, env=env)
+
+    trained = cli("benchmark", "giftnet", "--data", url, "--models", "composite", "--protocol", "ours",
+                  "--out", "runs", "--no-progress", "--bootstrap", "100")
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    document = json.loads((tmp_path / "runs" / "000_benchmark" / "report.json").read_text())
+    assert document["meta"]["dataset"] == url and document["meta"]["test_dataset"] == url
+    scored = cli("benchmark", "score", "--data", url, "--predictions", str(local / "composite_images"),
+                 "--name", "composite-copy", "--protocol", "ours", "--run", "runs/000_benchmark",
+                 "--no-progress", "--bootstrap", "100")
+    assert scored.returncode == 0, scored.stdout + scored.stderr
+    document = json.loads((tmp_path / "runs" / "000_benchmark" / "report.json").read_text())
+    assert document["meta"]["dataset"] == url
+    summary = document["summary"]
+    for metric in ("MSE", "fMSE", "PSNR", "fSSIM"):
+        assert summary["composite-copy"]["metrics"][metric] == summary["composite"]["metrics"][metric]
+
+
 def test_readers_trust_only_the_manifest(store: dict[str, str], tmp_path: Path) -> None:
     from ccharmony.dataset.store import open_dataset_location
     from ccharmony.errors import DatasetError
