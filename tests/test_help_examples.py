@@ -43,7 +43,7 @@ PARSE_ONLY = {
     "annotate --raw-dir photos/": "starts a web app that waits for the user, on the user's own photos",
     "build --raw-dir photos/": "needs the user's own photos (Gehler-Shi and NUS-8 downloads, several GB)",
     "benchmark giftnet --data dataset --out runs --preset cpu-smoke": (
-        "trains six models, about 4 minutes on 2 cores (tests/test_quickstart.py runs it verbatim)"),
+        "trains four networks and a teacher, about half an hour on 2 cores (tests/test_quickstart.py runs it verbatim)"),
 }
 """Example prefix -> why it is checked by parsing instead of run."""
 
