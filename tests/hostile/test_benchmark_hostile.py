@@ -12,16 +12,15 @@ untouched. Case ids start with ``error-`` (one clear error line, non-zero exit) 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tree_snapshot import snapshot
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS / "io"))
@@ -49,20 +48,6 @@ def cli():  # noqa: ANN201
     runner.close()
 
 
-def snapshot(folder: Path) -> dict[str, str]:
-    """Every entry under ``folder`` -> its sha256 (files), link target (links) or type (others)."""
-    out = {}
-    for path in sorted(folder.rglob("*")):
-        relative = str(path.relative_to(folder))
-        if path.is_symlink():
-            out[relative] = "link:" + os.readlink(path)
-        elif stat.S_ISFIFO(path.lstat().st_mode):
-            out[relative] = "fifo"
-        elif path.is_file():
-            out[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
-        else:
-            out[relative] = "dir"
-    return out
 
 
 @pytest.fixture(scope="module")

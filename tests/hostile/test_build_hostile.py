@@ -14,13 +14,11 @@ resumed or repaired build byte-identical to an uninterrupted one).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import time
@@ -32,6 +30,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from tree_snapshot import snapshot
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS / "io"))
@@ -93,20 +92,6 @@ def text_lines(data: bytes) -> list[str]:
     return data.decode("utf-8", errors="strict").splitlines()
 
 
-def snapshot(folder: Path) -> dict[str, str]:
-    """Every entry under ``folder`` -> its sha256 (files), link target (links) or type (others)."""
-    out = {}
-    for path in sorted(folder.rglob("*")):
-        relative = str(path.relative_to(folder))
-        if path.is_symlink():
-            out[relative] = "link:" + os.readlink(path)
-        elif stat.S_ISFIFO(path.lstat().st_mode):
-            out[relative] = "fifo"
-        elif path.is_file():
-            out[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
-        else:
-            out[relative] = "dir"
-    return out
 
 
 def images_of(root: Path) -> dict[str, list[str]]:

@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -28,6 +27,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from tree_snapshot import snapshot
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS / "io"))
@@ -60,20 +60,6 @@ def cli():  # noqa: ANN201
     runner.close()
 
 
-def snapshot(folder: Path) -> dict[str, str]:
-    """Every entry under ``folder`` -> its sha256 (files), link target (links) or type (others)."""
-    out = {}
-    for path in sorted(folder.rglob("*")):
-        relative = str(path.relative_to(folder))
-        if path.is_symlink():
-            out[relative] = "link:" + os.readlink(path)
-        elif stat.S_ISFIFO(path.lstat().st_mode):
-            out[relative] = "fifo"
-        elif path.is_file():
-            out[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
-        else:
-            out[relative] = "dir"
-    return out
 
 
 @pytest.fixture(scope="session")
